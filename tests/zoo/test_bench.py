@@ -1,0 +1,39 @@
+"""`python -m zoo.bench` runs and reports every implementation (speed itself is not tested)."""
+
+import json
+
+import pytest
+
+from zoo import bench
+
+
+def test_bench_reports_zoo_and_keras(capsys):
+    bench.main(
+        [
+            "--json",
+            "--no-torch",
+            "--units=4",
+            "--length=3",
+            "--input-dim=5",
+            "--batch-size=4",
+            "--infer-batch-size=4",
+            "--train-batches=2",
+            "--infer-batches=1",
+            "--rounds=1",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(report["results"]) == {
+        "zoo.layers.LSTM",
+        "keras.layers.LSTM",
+        "zoo.layers.GRU",
+        "keras.layers.GRU",
+    }
+    for numbers in report["results"].values():
+        assert numbers["train_tokens_per_s"] > 0 and numbers["infer_tokens_per_s"] > 0
+
+
+def test_bench_rejects_unknown_cells():
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--cells", "lstm,transformer"])
+    assert exit_info.value.code == 2

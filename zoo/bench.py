@@ -1,0 +1,214 @@
+"""`python -m zoo.bench`: training and inference throughput of zoo layers beside Keras (and torch).
+
+The model is the tagger of `RESULTS.md`: a bidirectional recurrent layer (200 units each way) over
+(batch, 40, 100) inputs, then a dense layer to 9 tags. Training is Adam on batches of 32 with
+`model.fit`; inference is `model.predict` on batches of 256. Every implementation is measured in
+the same process, in alternating rounds, and the median of the rounds is reported (tokens/s =
+sequences * length / seconds).
+
+    python -m zoo.bench                 # a table
+    python -m zoo.bench --json          # one JSON object on the last line
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+TAGS = 9
+
+
+def _parse(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m zoo.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", default="lstm,gru", help="comma-separated: lstm, gru")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--infer-batch-size", type=int, default=256)
+    parser.add_argument("--length", type=int, default=40)
+    parser.add_argument("--input-dim", type=int, default=100)
+    parser.add_argument("--units", type=int, default=200)
+    parser.add_argument("--train-batches", type=int, default=20)
+    parser.add_argument("--infer-batches", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads (0: all)")
+    parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    args = parser.parse_args(argv)
+    for name in ("batch_size", "infer_batch_size", "length", "input_dim", "units", "rounds"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    args.cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    unknown = set(args.cells) - {"lstm", "gru"}
+    if unknown:
+        parser.error(f"unknown cells: {', '.join(sorted(unknown))} (choose lstm, gru)")
+    return args
+
+
+def _keras_model(cell, library, args):
+    import keras
+
+    from zoo import layers as zoo_layers
+
+    if library == "zoo":
+        recurrent = {"lstm": zoo_layers.LSTM, "gru": zoo_layers.GRU}[cell]
+        bi = zoo_layers.Bidirectional(recurrent(args.units, return_sequences=True))
+    else:
+        recurrent = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+        bi = keras.layers.Bidirectional(recurrent(args.units, return_sequences=True))
+    inputs = keras.Input((args.length, args.input_dim), name="features")
+    model = keras.Model(inputs, keras.layers.Dense(TAGS)(bi(inputs)))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+class _KerasRunner:
+    def __init__(self, model, data, args):
+        self.model, self.args = model, args
+        self.x, self.y, self.x_infer = data
+        model.fit(
+            self.x[: 2 * args.batch_size],
+            self.y[: 2 * args.batch_size],
+            verbose=0,
+            batch_size=args.batch_size,
+        )  # trace and warm up
+        model.predict(
+            self.x_infer[: args.infer_batch_size], verbose=0, batch_size=args.infer_batch_size
+        )
+
+    def train(self):
+        self.model.fit(self.x, self.y, batch_size=self.args.batch_size, epochs=1, verbose=0)
+
+    def infer(self):
+        self.model.predict(self.x_infer, batch_size=self.args.infer_batch_size, verbose=0)
+
+
+class _TorchRunner:
+    def __init__(self, cell, data, args):
+        import torch
+
+        self.torch, self.args = torch, args
+        torch.manual_seed(0)
+        recurrent = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+        self.rnn = recurrent(args.input_dim, args.units, batch_first=True, bidirectional=True)
+        self.dense = torch.nn.Linear(2 * args.units, TAGS)
+        params = list(self.rnn.parameters()) + list(self.dense.parameters())
+        self.optimizer = torch.optim.Adam(params)
+        x, y, x_infer = data
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y).long()
+        self.x_infer = torch.from_numpy(x_infer)
+        self.train()
+        self.infer()
+
+    def train(self):
+        torch, b = self.torch, self.args.batch_size
+        for start in range(0, len(self.x), b):
+            logits = self.dense(self.rnn(self.x[start : start + b])[0])
+            loss = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, TAGS), self.y[start : start + b].reshape(-1)
+            )
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+
+    def infer(self):
+        b = self.args.infer_batch_size
+        with self.torch.inference_mode():
+            for start in range(0, len(self.x_infer), b):
+                self.dense(self.rnn(self.x_infer[start : start + b])[0])
+
+
+def _torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run(args):
+    """Measures every runner; returns the result dictionary that `--json` prints."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    rng = np.random.default_rng(0)
+    n_train = args.batch_size * args.train_batches
+    n_infer = args.infer_batch_size * args.infer_batches
+    data = (
+        rng.normal(size=(n_train, args.length, args.input_dim)).astype("float32"),
+        rng.integers(0, TAGS, size=(n_train, args.length)).astype("int32"),
+        rng.normal(size=(n_infer, args.length, args.input_dim)).astype("float32"),
+    )
+    use_torch = not args.no_torch and _torch_available()
+    if use_torch:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    runners = {}
+    for cell in args.cells:
+        runners[f"zoo.layers.{cell.upper()}"] = _KerasRunner(
+            _keras_model(cell, "zoo", args), data, args
+        )
+        runners[f"keras.layers.{cell.upper()}"] = _KerasRunner(
+            _keras_model(cell, "keras", args), data, args
+        )
+        if use_torch:
+            runners[f"torch.nn.{cell.upper()}"] = _TorchRunner(cell, data, args)
+
+    timings = {name: {"train": [], "infer": []} for name in runners}
+    for _ in range(args.rounds):  # alternate, so that drift in machine load hits every runner
+        for name, runner in runners.items():
+            for phase, count in (("train", n_train), ("infer", n_infer)):
+                start = time.perf_counter()
+                getattr(runner, phase)()
+                timings[name][phase].append(count * args.length / (time.perf_counter() - start))
+
+    results = {
+        name: {
+            "train_tokens_per_s": round(statistics.median(t["train"])),
+            "infer_tokens_per_s": round(statistics.median(t["infer"])),
+        }
+        for name, t in timings.items()
+    }
+    return {
+        "model": (
+            f"Bidirectional({args.units}) over (batch, {args.length}, {args.input_dim}), "
+            f"dense to {TAGS}; train batch {args.batch_size}, infer batch {args.infer_batch_size}"
+        ),
+        "rounds": args.rounds,
+        "threads": args.threads,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": __import__("keras").__version__,
+            **({"torch": __import__("torch").__version__} if use_torch else {}),
+        },
+        "results": results,
+    }
+
+
+def _table(report):
+    lines = [
+        report["model"],
+        f"median of {report['rounds']} rounds, {report['threads']} threads",
+        "",
+    ]
+    lines.append(f"{'implementation':<22}{'train tokens/s':>16}{'infer tokens/s':>16}")
+    for name, r in report["results"].items():
+        lines.append(f"{name:<22}{r['train_tokens_per_s']:>16,}{r['infer_tokens_per_s']:>16,}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = _parse(argv)
+    report = run(args)
+    print(json.dumps(report) if args.json else _table(report))
+
+
+if __name__ == "__main__":
+    main()

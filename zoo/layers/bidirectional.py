@@ -1,0 +1,136 @@
+"""`Bidirectional`: a forward and a backward copy of a recurrent layer, outputs merged per step."""
+
+import keras
+import tensorflow as tf
+
+MERGE_MODES = ("concat", "sum", "ave", "mul", None)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Bidirectional(keras.layers.Layer):
+    """Bidirectional RNN (course: "Bidirectional RNN"): y<t> from [a→<t>, a←<t>].
+
+    The forward copy reads x<1> ... x<Tx>, the backward copy x<Tx> ... x<1>; their outputs are
+    aligned per step and merged. Right-padded batches are handled through the mask: the backward
+    copy skips the padding before it reaches the last real step, so each sequence's result is the
+    same alone or padded in a batch. Padded steps of the merged output are zeros, as in
+    `keras.layers.Bidirectional`.
+
+    Args:
+        layer: a zoo `SimpleRNN`, `GRU` or `LSTM`; copied, not reused (as in Keras).
+        merge_mode: `"concat"` (default), `"sum"`, `"ave"`, `"mul"` or `None` (a pair).
+        backward_layer: optional explicit backward layer; by default a copy of `layer` with
+            `go_backwards` flipped.
+
+    Example:
+        >>> bi = Bidirectional(LSTM(8, return_sequences=True))
+        >>> bi(np.zeros((2, 5, 3), "float32")).shape
+        TensorShape([2, 5, 16])
+    """
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        super().__init__(**kwargs)
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
+        if getattr(layer, "return_gates", False):
+            raise ValueError(
+                "Bidirectional does not merge gates: inspect forward_layer and backward_layer"
+            )
+        self.merge_mode = merge_mode
+        base_name = layer.name.removeprefix("forward_")
+        self.forward_layer = _copy(layer, name=f"forward_{base_name}")
+        if backward_layer is None:
+            backward_layer = _copy(
+                layer, name=f"backward_{base_name}", go_backwards=not layer.go_backwards
+            )
+        else:
+            backward_layer = _copy(backward_layer, name=backward_layer.name)
+        if backward_layer.go_backwards == self.forward_layer.go_backwards:
+            raise ValueError("forward and backward layers must read in opposite directions")
+        self.backward_layer = backward_layer
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        for sub in (self.forward_layer, self.backward_layer):
+            # As Keras does: padded steps of returned sequences are zeros in both directions.
+            sub.zero_output_for_mask = self.return_sequences
+        self.supports_masking = True
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        for layer in (self.forward_layer, self.backward_layer):
+            if not layer.built:
+                layer.build(sequences_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        forward_state = backward_state = None
+        if initial_state is not None:
+            half = len(initial_state) // 2
+            forward_state, backward_state = initial_state[:half], initial_state[half:]
+        y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training)
+        y_rev = self.backward_layer(
+            sequences, initial_state=backward_state, mask=mask, training=training
+        )
+        states = ()
+        if self.return_state:
+            states = tuple(y[1:]) + tuple(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            y_rev = tf.reverse(y_rev, axis=[1])  # back to the input's order
+        output = _merge(self.merge_mode, y, y_rev)
+        if self.return_state:
+            return (*output, *states) if self.merge_mode is None else (output, *states)
+        return output
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        shape = self.forward_layer.compute_output_shape(sequences_shape)
+        states = ()
+        if self.return_state:
+            shape, states = shape[0], tuple(shape[1:]) * 2
+        if self.merge_mode == "concat":
+            shape = tuple(shape[:-1]) + (shape[-1] * 2,)
+        outputs = (shape, shape) if self.merge_mode is None else (shape,)
+        outputs = outputs + states
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def compute_mask(self, sequences, mask=None):
+        output_mask = mask if self.return_sequences else None
+        outputs = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
+        if self.return_state:
+            outputs += [None] * (2 * self.forward_layer._state_count())
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "layer": keras.saving.serialize_keras_object(self.forward_layer),
+                "merge_mode": self.merge_mode,
+                "backward_layer": keras.saving.serialize_keras_object(self.backward_layer),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
+        config["backward_layer"] = keras.saving.deserialize_keras_object(config["backward_layer"])
+        return cls(**config)
+
+
+def _copy(layer, name, **overrides):
+    config = layer.get_config()
+    config.update(overrides, name=name)
+    return type(layer).from_config(config)
+
+
+def _merge(mode, y, y_rev):
+    y_rev = tf.cast(y_rev, y.dtype)
+    if mode == "concat":
+        return tf.concat([y, y_rev], axis=-1)
+    if mode == "sum":
+        return y + y_rev
+    if mode == "ave":
+        return (y + y_rev) / 2
+    if mode == "mul":
+        return y * y_rev
+    return (y, y_rev)

@@ -1,0 +1,227 @@
+"""What every zoo recurrent cell shares: weights, the step contract, and `keras.layers.RNN` support.
+
+A cell computes one time step. Like Keras cells it has `state_size`, `output_size` and
+`call(x<t>, states, training) -> (a<t>, new_states)`, so it runs inside `keras.layers.RNN`. For
+the zoo's own sequence layers it also splits the step into two parts:
+
+- `input_projection(x)`: `x Wx + b` for every block (gate) at once; the layer runs it for all
+  steps in one matmul before the loop.
+- `step(zx, states, params, recurrent_mask)`: the recurrent part, given that projection.
+
+and, for the fused loop, `backward_step` and `param_grads`, its hand-written gradient.
+
+Weights follow Keras's layout, so `from_keras` is an exact copy: `kernel` is (input_dim,
+blocks * units), `recurrent_kernel` is (units, blocks * units), `bias` is (blocks * units,).
+In the course's notation `W [a<t-1>, x<t>] = Wa a<t-1> + Wx x<t>`: `recurrent_kernel` holds the
+`Wa` columns and `kernel` the `Wx` columns of each `W`, side by side per block.
+"""
+
+import keras
+import tensorflow as tf
+
+from zoo.layers import activations as zoo_activations
+from zoo.layers.dropout import DropoutMasks
+
+
+class RecurrentCell(DropoutMasks, keras.layers.Layer):
+    """Base class of the zoo's cells. Subclasses set `blocks`, `gate_names`, `saved_count`."""
+
+    blocks = 1  # units-wide blocks in the kernels (4 for an LSTM: u, f, c~, o)
+    gate_names = ()  # the sigmoid gates `return_gates=True` reports, in order
+    saved_count = 0  # tensors `step` saves per step for `backward_step`
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if units <= 0:
+            raise ValueError(f"units must be a positive integer, got {units}")
+        if not 0 <= dropout < 1 or not 0 <= recurrent_dropout < 1:
+            raise ValueError(
+                f"dropout rates must be in [0, 1), got {dropout} and {recurrent_dropout}"
+            )
+        self.units = int(units)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+
+    # === Keras cell contract ===
+
+    @property
+    def state_size(self):
+        return self.units
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        width = self.blocks * self.units
+        self.kernel = self.add_weight(
+            shape=(input_dim, width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=self._bias_shape(),
+                name="bias",
+                initializer=self._bias_initializer(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        self._build_extra()
+
+    def _bias_shape(self):
+        return (self.blocks * self.units,)
+
+    def _bias_initializer(self):
+        return self.bias_initializer
+
+    def _build_extra(self):
+        """Hook for weights beyond kernel, recurrent kernel and bias (the LSTM's peepholes)."""
+
+    def get_initial_state(self, batch_size=None):
+        # A new batch of sequences starts: masks cached for `keras.layers.RNN` are stale now.
+        self.reset_dropout_masks()
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
+        return [tf.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
+
+    def call(self, inputs, states, training=False):
+        """One step, as `keras.layers.RNN` runs it: returns `(a<t>, new_states)`."""
+        states = tuple(states) if isinstance(states, (list, tuple)) else (states,)
+        input_mask, recurrent_mask = self.cached_dropout_masks(inputs, states[0], training)
+        if input_mask is not None:
+            inputs = inputs * input_mask
+        new_states, _, _ = self.step(
+            self.input_projection(inputs), states, self.recurrent_params(), recurrent_mask
+        )
+        return new_states[0], list(new_states)
+
+    # === The zoo's split step ===
+
+    def _cast(self, weight):
+        return tf.cast(weight, self.compute_dtype)
+
+    def input_bias(self):
+        """The bias added to the input projection: all of `bias`, unless a subclass splits it."""
+        return None if self.bias is None else self._cast(self.bias)
+
+    def input_projection(self, x):
+        """`x Wx + b` for every block; x is (..., input_dim), the result (..., blocks * units)."""
+        kernel = self._cast(self.kernel)
+        flat = tf.reshape(x, (-1, tf.shape(x)[-1]))
+        z = tf.matmul(flat, kernel)
+        bias = self.input_bias()
+        if bias is not None:
+            z = tf.nn.bias_add(z, bias)
+        return tf.reshape(z, tf.concat([tf.shape(x)[:-1], [kernel.shape[-1]]], axis=0))
+
+    def recurrent_params(self):
+        """The tensors the recurrent part reads, in the order `param_grads` returns gradients."""
+        return (self._cast(self.recurrent_kernel),)
+
+    def step(self, zx, states, params, recurrent_mask):
+        """The recurrent part of one step. Returns (new_states, saved, gates)."""
+        raise NotImplementedError
+
+    def backward_step(self, saved, prev_states, new_states, d_new, params, recurrent_mask):
+        """Gradient of one step. Returns (d zx, d prev_states, dz_rec) for the fused loop."""
+        raise NotImplementedError
+
+    def param_grads(self, saved, prev_states, new_states, dz_rec, params, recurrent_mask):
+        """Gradients of `recurrent_params()` summed over all steps, from the stacked `dz_rec`.
+
+        Default: the recurrent kernel multiplies `a<t-1>` (after recurrent dropout) for every
+        block, so its gradient is one matmul over all (time, batch) rows.
+        """
+        a_in = _recurrent_input(prev_states[0], recurrent_mask)
+        return (_outer_sum(a_in, dz_rec),)
+
+    @property
+    def supports_fused(self):
+        """Whether the fused loop knows this cell's activation derivatives."""
+        return all(zoo_activations.derivative_from_output(f) for f in self._activations())
+
+    def _activations(self):
+        return (self.activation,)
+
+    # === Config ===
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "recurrent_constraint": keras.constraints.serialize(self.recurrent_constraint),
+                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+def _recurrent_input(a_prev, recurrent_mask):
+    """`a<t-1>` as the recurrent matmul sees it: after recurrent dropout, if any."""
+    return a_prev if recurrent_mask is None else a_prev * recurrent_mask
+
+
+def _outer_sum(rows, dz):
+    """sum over time and batch of rows^T dz: (time, batch, n) x (time, batch, m) -> (n, m)."""
+    n = rows.shape[-1]
+    m = dz.shape[-1]
+    return tf.matmul(tf.reshape(rows, (-1, n)), tf.reshape(dz, (-1, m)), transpose_a=True)
+
+
+def split_blocks(z, count):
+    return tf.split(z, count, axis=-1)

@@ -1,0 +1,141 @@
+"""The time loop shared by every zoo recurrent layer.
+
+A zoo cell splits one step into the input projection `zx = x<t> Wx + b` (done for all steps at
+once, one matmul, before the loop) and the recurrent part (the loop). Two loops run that part:
+
+- `plain`: a `tf.while_loop` over `cell.step`, differentiated by TensorFlow. Works for any
+  activation and can also return the gate activations.
+- `fused`: the same forward loop under `tf.custom_gradient`, with the backward pass written by
+  hand (`cell.backward_step`), and the gradient of the recurrent weights computed after the loop as
+  one matmul over all steps instead of one small matmul per step.
+
+Both compute the same function; tests check their gradients against each other.
+
+Masks: at a masked step the states carry over unchanged (as in `keras.layers.RNN`).
+Shapes: time-major inside, `proj` is (time, batch, blocks * units).
+"""
+
+import tensorflow as tf
+
+
+def _expand(mask_t):
+    return mask_t[:, None]  # (batch, 1): broadcasts over units
+
+
+def plain_loop(cell, proj, states, params, mask=None, recurrent_mask=None, return_gates=False):
+    """Runs `cell.step` over time. Returns (a for every step, final states, gates or None).
+
+    Args:
+        cell: a zoo cell.
+        proj: (time, batch, blocks * units) input projections, bias included.
+        states: tuple of (batch, units) initial states; `states[0]` is `a<0>`.
+        params: the cell's recurrent parameters, `cell.recurrent_params()`.
+        mask: optional (time, batch) boolean; masked steps carry the states over.
+        recurrent_mask: optional (batch, units) dropout mask on the recurrent input.
+        return_gates: also stack each step's gate activations, (time, batch, gates, units).
+    """
+    steps = tf.shape(proj)[0]
+    outputs = tf.TensorArray(proj.dtype, size=steps, element_shape=states[0].shape)
+    arrays = (outputs, tf.TensorArray(proj.dtype, size=steps)) if return_gates else (outputs,)
+
+    def body(t, states, arrays):
+        new_states, _, step_gates = cell.step(proj[t], states, params, recurrent_mask)
+        if mask is not None:
+            keep = _expand(mask[t])
+            new_states = tuple(tf.where(keep, n, o) for n, o in zip(new_states, states))
+            if return_gates:
+                step_gates = tf.where(keep[:, None], step_gates, tf.zeros_like(step_gates))
+        written = (arrays[0].write(t, new_states[0]),)
+        if return_gates:
+            written += (arrays[1].write(t, step_gates),)
+        return t + 1, new_states, written
+
+    _, final, arrays = tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        (0, tuple(states), arrays),
+        maximum_iterations=steps,
+    )
+    return arrays[0].stack(), final, (arrays[1].stack() if return_gates else None)
+
+
+def fused_loop(cell, proj, states, params, mask=None, recurrent_mask=None):
+    """Same function as `plain_loop` (without gates), with a hand-written backward pass."""
+    states = tuple(states)
+    n_states = len(states)
+
+    @tf.custom_gradient
+    def run(proj, *flat):
+        init = flat[:n_states]
+        params_ = flat[n_states:]
+        steps = tf.shape(proj)[0]
+        seqs = [tf.TensorArray(proj.dtype, size=steps, element_shape=s.shape) for s in init]
+        saved_arrays = [tf.TensorArray(proj.dtype, size=steps) for _ in range(cell.saved_count)]
+
+        def body(t, states, seqs, saved_arrays):
+            new_states, saved, _ = cell.step(proj[t], states, params_, recurrent_mask)
+            if mask is not None:
+                keep = _expand(mask[t])
+                new_states = tuple(tf.where(keep, n, o) for n, o in zip(new_states, states))
+            seqs = [a.write(t, s) for a, s in zip(seqs, new_states)]
+            saved_arrays = [a.write(t, s) for a, s in zip(saved_arrays, saved)]
+            return t + 1, new_states, seqs, saved_arrays
+
+        _, final, seqs, saved_arrays = tf.while_loop(
+            lambda t, *_: t < steps,
+            body,
+            (0, init, seqs, saved_arrays),
+            maximum_iterations=steps,
+        )
+        # (time, batch, units) per state; the states before each step are these shifted by one.
+        new_seqs = [a.stack() for a in seqs]
+        prev_seqs = [tf.concat([s0[None], s[:-1]], axis=0) for s0, s in zip(init, new_seqs)]
+        saved_seqs = [a.stack() for a in saved_arrays]
+
+        def grad(d_outputs, *d_final):
+            if d_outputs is None:
+                d_outputs = tf.zeros_like(new_seqs[0])
+            d_final = [tf.zeros_like(s) if d is None else d for s, d in zip(final, d_final)]
+            dzx_array = tf.TensorArray(proj.dtype, size=steps)
+            dz_rec_array = tf.TensorArray(proj.dtype, size=steps)
+
+            def back(i, d_states, dzx_array, dz_rec_array):
+                t = steps - 1 - i
+                d_new = list(d_states)
+                d_new[0] = d_new[0] + d_outputs[t]
+                if mask is not None:
+                    keep = _expand(mask[t])
+                    carried = [tf.where(keep, tf.zeros_like(d), d) for d in d_new]
+                    d_new = [tf.where(keep, d, tf.zeros_like(d)) for d in d_new]
+                dzx, d_prev, dz_rec = cell.backward_step(
+                    [s[t] for s in saved_seqs],
+                    [s[t] for s in prev_seqs],
+                    [s[t] for s in new_seqs],
+                    d_new,
+                    params_,
+                    recurrent_mask,
+                )
+                if mask is not None:
+                    d_prev = [a + b for a, b in zip(d_prev, carried)]
+                return (
+                    i + 1,
+                    tuple(d_prev),
+                    dzx_array.write(t, dzx),
+                    dz_rec_array.write(t, dz_rec),
+                )
+
+            _, d_init, dzx_array, dz_rec_array = tf.while_loop(
+                lambda i, *_: i < steps,
+                back,
+                (0, tuple(d_final), dzx_array, dz_rec_array),
+                maximum_iterations=steps,
+            )
+            d_params = cell.param_grads(
+                saved_seqs, prev_seqs, new_seqs, dz_rec_array.stack(), params_, recurrent_mask
+            )
+            return (dzx_array.stack(), *d_init, *d_params)
+
+        return (new_seqs[0], *final), grad
+
+    out = run(proj, *states, *params)
+    return out[0], tuple(out[1:]), None
