@@ -28,6 +28,9 @@ class Recurrent(keras.layers.Layer):
         return_gates: also return, last, the gate activations per step, (batch, time, gates,
             units), in the order of `cell.gate_names`; masked steps are zeros.
         zero_output_for_mask: outputs at masked steps are zeros instead of the previous output.
+        stateful: carry the final states of each batch over as the initial states of the next
+            (sequence i of a batch continues sequence i of the previous one); needs a fixed
+            batch size; `reset_states()` starts over. For truncated backpropagation through time.
         loop: `"fused"` or `"plain"` (see `zoo.layers.scan`); the same function either way.
         **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
             initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
@@ -43,6 +46,7 @@ class Recurrent(keras.layers.Layer):
         go_backwards=False,
         return_gates=False,
         zero_output_for_mask=False,
+        stateful=False,
         loop="fused",
         **kwargs,
     ):
@@ -58,7 +62,9 @@ class Recurrent(keras.layers.Layer):
         self.go_backwards = go_backwards
         self.return_gates = return_gates
         self.zero_output_for_mask = zero_output_for_mask
+        self.stateful = stateful
         self.loop = loop
+        self.states = None
         self.supports_masking = True
 
     @property
@@ -68,6 +74,27 @@ class Recurrent(keras.layers.Layer):
     def build(self, sequences_shape, initial_state_shape=None):
         if not self.cell.built:
             self.cell.build(tuple(sequences_shape)[-1:])
+        if self.stateful:
+            batch = sequences_shape[0]
+            if batch is None:
+                raise ValueError(
+                    "a stateful layer needs a fixed batch size: "
+                    "keras.Input(shape, batch_size=N) or build((N, time, features))"
+                )
+            self.states = [
+                self.add_weight(
+                    shape=(batch, self.units),
+                    initializer="zeros",
+                    trainable=False,
+                    name=f"state_{index}",
+                )
+                for index in range(self._state_count())
+            ]
+
+    def reset_states(self):
+        """Zeroes the carried states of a stateful layer."""
+        for state in self.states or ():
+            state.assign(tf.zeros(state.shape, dtype=state.dtype))
 
     def _state_count(self):
         sizes = self.cell.state_size
@@ -84,6 +111,8 @@ class Recurrent(keras.layers.Layer):
                 time_mask = tf.reverse(time_mask, axis=[0])
 
         batch = tf.shape(x)[1]
+        if initial_state is None and self.stateful:
+            initial_state = [tf.convert_to_tensor(state) for state in self.states]
         if initial_state is None:
             states = tuple(
                 tf.zeros((batch, self.units), dtype=self.compute_dtype)
@@ -107,6 +136,10 @@ class Recurrent(keras.layers.Layer):
             a_seq, final, gates = scan.fused_loop(
                 self.cell, proj, states, params, time_mask, recurrent_mask
             )
+
+        if self.stateful:
+            for variable, value in zip(self.states, final):
+                variable.assign(tf.cast(value, variable.dtype))
 
         outputs = a_seq
         if time_mask is not None:
@@ -155,6 +188,7 @@ class Recurrent(keras.layers.Layer):
                 "go_backwards": self.go_backwards,
                 "return_gates": self.return_gates,
                 "zero_output_for_mask": self.zero_output_for_mask,
+                "stateful": self.stateful,
                 "loop": self.loop,
             }
         )

@@ -85,3 +85,30 @@ def test_stacked_rnn_padding_invariance_and_states():
 def test_stacked_rnn_needs_sequences_between_layers():
     with pytest.raises(ValueError, match="return_sequences"):
         layers.StackedRNN([layers.LSTM(4), layers.LSTM(4)])
+
+
+@pytest.mark.parametrize("variant", ["lstm", "gru_full", "simple_rnn"])
+def test_stateful_layer_continues_sequences_across_batches(variant):
+    """Two halves fed to a stateful layer give the whole sequence's result; reset starts over."""
+    x, _ = padded_batch([8, 8])
+    whole = built(VARIANTS[variant](return_sequences=True))
+    stateful = VARIANTS[variant](return_sequences=True, stateful=True)
+    stateful.build((2, None, 4))
+    stateful.cell.set_weights(whole.cell.get_weights())
+    halves = np.concatenate([stateful(x[:, :5]), stateful(x[:, 5:])], axis=1)
+    np.testing.assert_allclose(halves, whole(x), atol=1e-6)
+    stateful.reset_states()
+    np.testing.assert_allclose(stateful(x[:, :5]), whole(x[:, :5]), atol=1e-6)
+
+
+def test_keras_bidirectional_accepts_zoo_layers():
+    import keras
+
+    x, mask = padded_batch([5, 2])
+    keras_bi = keras.layers.Bidirectional(layers.GRU(5, return_sequences=True))
+    keras_bi(x, mask=mask)
+    zoo_bi = layers.Bidirectional(layers.GRU(5, return_sequences=True))
+    zoo_bi.build(x.shape)
+    zoo_bi.forward_layer.set_weights(keras_bi.forward_layer.get_weights())
+    zoo_bi.backward_layer.set_weights(keras_bi.backward_layer.get_weights())
+    np.testing.assert_allclose(zoo_bi(x, mask=mask), keras_bi(x, mask=mask), atol=1e-6)
