@@ -28,9 +28,9 @@ def _parse(argv=None):
     parser.add_argument("--length", type=int, default=40)
     parser.add_argument("--input-dim", type=int, default=100)
     parser.add_argument("--units", type=int, default=200)
-    parser.add_argument("--train-batches", type=int, default=20)
-    parser.add_argument("--infer-batches", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--train-batches", type=int, default=30)
+    parser.add_argument("--infer-batches", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (0: all)")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
@@ -52,7 +52,8 @@ def _keras_model(cell, library, args):
 
     if library == "zoo":
         recurrent = {"lstm": zoo_layers.LSTM, "gru": zoo_layers.GRU}[cell]
-        bi = zoo_layers.Bidirectional(recurrent(args.units, return_sequences=True))
+        options = {"reset_after": True} if cell == "gru" else {}  # the function Keras computes
+        bi = zoo_layers.Bidirectional(recurrent(args.units, return_sequences=True, **options))
     else:
         recurrent = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
         bi = keras.layers.Bidirectional(recurrent(args.units, return_sequences=True))
@@ -133,8 +134,11 @@ def run(args):
     import tensorflow as tf
 
     if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        except RuntimeError:  # TensorFlow already started in this process: keep its setting
+            args.threads = tf.config.threading.get_intra_op_parallelism_threads()
     rng = np.random.default_rng(0)
     n_train = args.batch_size * args.train_batches
     n_infer = args.infer_batch_size * args.infer_batches

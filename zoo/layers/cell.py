@@ -29,6 +29,7 @@ class RecurrentCell(DropoutMasks, keras.layers.Layer):
     blocks = 1  # units-wide blocks in the kernels (4 for an LSTM: u, f, c~, o)
     gate_names = ()  # the sigmoid gates `return_gates=True` reports, in order
     saved_count = 0  # tensors `step` saves per step for `backward_step`
+    dz_rec_is_dzx = True  # backward_step's dz_rec is its dzx (false for GRU reset_after)
 
     def __init__(
         self,
@@ -160,8 +161,13 @@ class RecurrentCell(DropoutMasks, keras.layers.Layer):
         """The tensors the recurrent part reads, in the order `param_grads` returns gradients."""
         return (self._cast(self.recurrent_kernel),)
 
-    def step(self, zx, states, params, recurrent_mask):
-        """The recurrent part of one step. Returns (new_states, saved, gates)."""
+    def step(self, zx, states, params, recurrent_mask, save=False, gates=False):
+        """The recurrent part of one step. Returns (new_states, saved, gates).
+
+        `saved` (what `backward_step` needs) and `gates` (the sigmoid gates, (batch, gates,
+        units)) are only built when asked for, and are `None` otherwise: inside a while loop
+        nothing prunes work whose result goes unused.
+        """
         raise NotImplementedError
 
     def backward_step(self, saved, prev_states, new_states, d_new, params, recurrent_mask):

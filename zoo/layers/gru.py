@@ -71,6 +71,10 @@ class GRUCell(RecurrentCell):
         return ("update", "reset") if self.variant == "full" else ("update",)
 
     @property
+    def dz_rec_is_dzx(self):
+        return not self.reset_after  # reset_after: Γr scales the recurrent c~ block
+
+    @property
     def saved_count(self):
         return 1  # the activated blocks, plus Wcc c<t-1> + bcc when reset_after
 
@@ -97,7 +101,7 @@ class GRUCell(RecurrentCell):
     def _activations(self):
         return (self.activation, self.recurrent_activation)
 
-    def step(self, zx, states, params, recurrent_mask):
+    def step(self, zx, states, params, recurrent_mask, save=False, gates=False):
         c_prev = states[0]
         c_in = _recurrent_input(c_prev, recurrent_mask)
         sigma, g = self.recurrent_activation, self.activation
@@ -106,7 +110,8 @@ class GRUCell(RecurrentCell):
             z_u, z_c = tf.split(zx + tf.matmul(c_in, kernel), 2, axis=-1)
             gamma_u, c_tilde = sigma(z_u), g(z_c)
             c = gamma_u * c_tilde + (1 - gamma_u) * c_prev
-            return (c,), (tf.concat([gamma_u, c_tilde], axis=-1),), gamma_u[:, None]
+            saved = (tf.concat([gamma_u, c_tilde], axis=-1),) if save else None
+            return (c,), saved, (gamma_u[:, None] if gates else None)
         x_u, x_r, x_c = tf.split(zx, 3, axis=-1)
         if self.reset_after:
             rec = tf.matmul(c_in, kernel) + params[1]
@@ -121,7 +126,8 @@ class GRUCell(RecurrentCell):
             c_tilde = g(x_c + tf.matmul(gamma_r * c_in, kernel_c))
             blocks = [gamma_u, gamma_r, c_tilde]
         c = gamma_u * c_tilde + (1 - gamma_u) * c_prev
-        return (c,), (tf.concat(blocks, axis=-1),), tf.stack([gamma_u, gamma_r], axis=1)
+        saved = (tf.concat(blocks, axis=-1),) if save else None
+        return (c,), saved, (tf.stack([gamma_u, gamma_r], axis=1) if gates else None)
 
     def backward_step(self, saved, prev_states, new_states, d_new, params, recurrent_mask):
         d_sigma = zoo_activations.derivative_from_output(self.recurrent_activation)

@@ -98,7 +98,7 @@ class LSTMCell(RecurrentCell):
     def _activations(self):
         return (self.activation, self.recurrent_activation)
 
-    def step(self, zx, states, params, recurrent_mask):
+    def step(self, zx, states, params, recurrent_mask, save=False, gates=False):
         a_prev, c_prev = states
         sigma, g = self.recurrent_activation, self.activation
         z = zx + tf.matmul(_recurrent_input(a_prev, recurrent_mask), params[0])
@@ -113,8 +113,9 @@ class LSTMCell(RecurrentCell):
             z_o = z_o + p_o * c
         gamma_o = sigma(z_o)
         a = gamma_o * g(c)
-        saved = (tf.concat([gamma_u, gamma_f, c_tilde, gamma_o], axis=-1),)
-        return (a, c), saved, tf.stack([gamma_u, gamma_f, gamma_o], axis=1)
+        saved = (tf.concat([gamma_u, gamma_f, c_tilde, gamma_o], axis=-1),) if save else None
+        gate_values = tf.stack([gamma_u, gamma_f, gamma_o], axis=1) if gates else None
+        return (a, c), saved, gate_values
 
     def backward_step(self, saved, prev_states, new_states, d_new, params, recurrent_mask):
         d_sigma = zoo_activations.derivative_from_output(self.recurrent_activation)

@@ -128,7 +128,10 @@ class Recurrent(keras.layers.Layer):
             x = x * input_mask[None]
         proj = self.cell.input_projection(x)  # (time, batch, blocks * units)
         params = self.cell.recurrent_params()
-        if self.return_gates or self.loop == "plain" or not self.cell.supports_fused:
+        # The fused loop saves what its backward pass needs; inference needs none of it, and
+        # the plain loop's forward is the same function (and still differentiable).
+        plain = self.loop == "plain" or not training or not self.cell.supports_fused
+        if self.return_gates or plain:
             a_seq, final, gates = scan.plain_loop(
                 self.cell, proj, states, params, time_mask, recurrent_mask, self.return_gates
             )

@@ -35,11 +35,16 @@ def plain_loop(cell, proj, states, params, mask=None, recurrent_mask=None, retur
         return_gates: also stack each step's gate activations, (time, batch, gates, units).
     """
     steps = tf.shape(proj)[0]
+    # A TensorArray, not proj[t]: the gradient of a slice inside the loop would be a full-size
+    # (time, batch, ...) tensor per step.
+    inputs = tf.TensorArray(proj.dtype, size=steps).unstack(proj)
     outputs = tf.TensorArray(proj.dtype, size=steps, element_shape=states[0].shape)
     arrays = (outputs, tf.TensorArray(proj.dtype, size=steps)) if return_gates else (outputs,)
 
     def body(t, states, arrays):
-        new_states, _, step_gates = cell.step(proj[t], states, params, recurrent_mask)
+        new_states, _, step_gates = cell.step(
+            inputs.read(t), states, params, recurrent_mask, gates=return_gates
+        )
         if mask is not None:
             keep = _expand(mask[t])
             new_states = tuple(tf.where(keep, n, o) for n, o in zip(new_states, states))
@@ -73,7 +78,7 @@ def fused_loop(cell, proj, states, params, mask=None, recurrent_mask=None):
         saved_arrays = [tf.TensorArray(proj.dtype, size=steps) for _ in range(cell.saved_count)]
 
         def body(t, states, seqs, saved_arrays):
-            new_states, saved, _ = cell.step(proj[t], states, params_, recurrent_mask)
+            new_states, saved, _ = cell.step(proj[t], states, params_, recurrent_mask, save=True)
             if mask is not None:
                 keep = _expand(mask[t])
                 new_states = tuple(tf.where(keep, n, o) for n, o in zip(new_states, states))
@@ -96,10 +101,10 @@ def fused_loop(cell, proj, states, params, mask=None, recurrent_mask=None):
             if d_outputs is None:
                 d_outputs = tf.zeros_like(new_seqs[0])
             d_final = [tf.zeros_like(s) if d is None else d for s, d in zip(final, d_final)]
-            dzx_array = tf.TensorArray(proj.dtype, size=steps)
-            dz_rec_array = tf.TensorArray(proj.dtype, size=steps)
 
-            def back(i, d_states, dzx_array, dz_rec_array):
+            # For most cells the recurrent pre-activation's gradient is the input one's
+            # (`cell.dz_rec_is_dzx`); then one array holds both.
+            def back(i, d_states, arrays):
                 t = steps - 1 - i
                 d_new = list(d_states)
                 d_new[0] = d_new[0] + d_outputs[t]
@@ -117,23 +122,26 @@ def fused_loop(cell, proj, states, params, mask=None, recurrent_mask=None):
                 )
                 if mask is not None:
                     d_prev = [a + b for a, b in zip(d_prev, carried)]
-                return (
-                    i + 1,
-                    tuple(d_prev),
-                    dzx_array.write(t, dzx),
-                    dz_rec_array.write(t, dz_rec),
-                )
+                written = (arrays[0].write(t, dzx),)
+                if not cell.dz_rec_is_dzx:
+                    written += (arrays[1].write(t, dz_rec),)
+                return i + 1, tuple(d_prev), written
 
-            _, d_init, dzx_array, dz_rec_array = tf.while_loop(
+            arrays = tuple(tf.TensorArray(proj.dtype, size=steps) for _ in range(2))
+            if cell.dz_rec_is_dzx:
+                arrays = arrays[:1]
+            _, d_init, arrays = tf.while_loop(
                 lambda i, *_: i < steps,
                 back,
-                (0, tuple(d_final), dzx_array, dz_rec_array),
+                (0, tuple(d_final), arrays),
                 maximum_iterations=steps,
             )
+            dzx = arrays[0].stack()
+            dz_rec = dzx if cell.dz_rec_is_dzx else arrays[1].stack()
             d_params = cell.param_grads(
-                saved_seqs, prev_seqs, new_seqs, dz_rec_array.stack(), params_, recurrent_mask
+                saved_seqs, prev_seqs, new_seqs, dz_rec, params_, recurrent_mask
             )
-            return (dzx_array.stack(), *d_init, *d_params)
+            return (dzx, *d_init, *d_params)
 
         return (new_seqs[0], *final), grad
 

@@ -31,11 +31,11 @@ class SimpleRNNCell(RecurrentCell):
 
     blocks = 1
 
-    def step(self, zx, states, params, recurrent_mask):
+    def step(self, zx, states, params, recurrent_mask, save=False, gates=False):
         (recurrent_kernel,) = params
         a_in = _recurrent_input(states[0], recurrent_mask)
         a = self.activation(zx + tf.matmul(a_in, recurrent_kernel))
-        return (a,), (), None
+        return (a,), (), None  # backward_step needs only a<t>, which the loop keeps
 
     def backward_step(self, saved, prev_states, new_states, d_new, params, recurrent_mask):
         (recurrent_kernel,) = params
