@@ -30,7 +30,7 @@ def _parse(argv=None):
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--train-batches", type=int, default=30)
     parser.add_argument("--infer-batches", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (0: all)")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
@@ -176,6 +176,9 @@ def run(args):
         name: {
             "train_tokens_per_s": round(statistics.median(t["train"])),
             "infer_tokens_per_s": round(statistics.median(t["infer"])),
+            # every round, so that the spread (this machine's noise) is on record too
+            "train_rounds": [round(v) for v in t["train"]],
+            "infer_rounds": [round(v) for v in t["infer"]],
         }
         for name, t in timings.items()
     }

@@ -32,6 +32,8 @@ class Recurrent(keras.layers.Layer):
             (sequence i of a batch continues sequence i of the previous one); needs a fixed
             batch size; `reset_states()` starts over. For truncated backpropagation through time.
         loop: `"fused"` or `"plain"` (see `zoo.layers.scan`); the same function either way.
+        jit: in training, compile the fused loops with XLA (once per sequence length and batch
+            size). Inference never compiles, so that predicting on new lengths costs nothing.
         **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
             initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
     """
@@ -48,6 +50,7 @@ class Recurrent(keras.layers.Layer):
         zero_output_for_mask=False,
         stateful=False,
         loop="fused",
+        jit=True,
         **kwargs,
     ):
         layer_kwargs = {key: kwargs.pop(key) for key in _LAYER_ARGUMENTS if key in kwargs}
@@ -64,6 +67,7 @@ class Recurrent(keras.layers.Layer):
         self.zero_output_for_mask = zero_output_for_mask
         self.stateful = stateful
         self.loop = loop
+        self.jit = jit
         self.states = None
         self.supports_masking = True
 
@@ -128,16 +132,20 @@ class Recurrent(keras.layers.Layer):
             x = x * input_mask[None]
         proj = self.cell.input_projection(x)  # (time, batch, blocks * units)
         params = self.cell.recurrent_params()
-        # The fused loop saves what its backward pass needs; inference needs none of it, and
-        # the plain loop's forward is the same function (and still differentiable).
-        plain = self.loop == "plain" or not training or not self.cell.supports_fused
-        if self.return_gates or plain:
+        if self.return_gates or self.loop == "plain" or not self.cell.supports_fused:
             a_seq, final, gates = scan.plain_loop(
                 self.cell, proj, states, params, time_mask, recurrent_mask, self.return_gates
             )
         else:
             a_seq, final, gates = scan.fused_loop(
-                self.cell, proj, states, params, time_mask, recurrent_mask
+                self.cell,
+                proj,
+                states,
+                params,
+                time_mask,
+                recurrent_mask,
+                jit=self.jit and bool(training),
+                training=bool(training),
             )
 
         if self.stateful:
@@ -193,6 +201,7 @@ class Recurrent(keras.layers.Layer):
                 "zero_output_for_mask": self.zero_output_for_mask,
                 "stateful": self.stateful,
                 "loop": self.loop,
+                "jit": self.jit,
             }
         )
         return config

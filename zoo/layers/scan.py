@@ -15,7 +15,12 @@ Masks: at a masked step the states carry over unchanged (as in `keras.layers.RNN
 Shapes: time-major inside, `proj` is (time, batch, blocks * units).
 """
 
+import functools
+
 import tensorflow as tf
+
+# Steps a while loop may run ahead: reads, input-only work and writes of step t+1 overlap step t.
+PARALLEL_ITERATIONS = 32
 
 
 def _expand(mask_t):
@@ -60,90 +65,124 @@ def plain_loop(cell, proj, states, params, mask=None, recurrent_mask=None, retur
         body,
         (0, tuple(states), arrays),
         maximum_iterations=steps,
+        parallel_iterations=PARALLEL_ITERATIONS,
     )
     return arrays[0].stack(), final, (arrays[1].stack() if return_gates else None)
 
 
-def fused_loop(cell, proj, states, params, mask=None, recurrent_mask=None):
-    """Same function as `plain_loop` (without gates), with a hand-written backward pass."""
+def _fused_forward(cell, proj, init, params, mask, recurrent_mask, keep=True):
+    """The forward loop. With `keep`, it keeps every state and what `cell.backward_step` needs;
+    without, only a<t> (inference)."""
+    steps = tf.shape(proj)[0]
+    kept_states = init if keep else init[:1]
+    seqs = tuple(tf.TensorArray(proj.dtype, size=steps, element_shape=s.shape) for s in kept_states)
+    saved = tuple(tf.TensorArray(proj.dtype, size=steps) for _ in range(cell.saved_count * keep))
+
+    def body(t, states, seqs, saved):
+        # proj[t], not a TensorArray: nothing differentiates this loop, and unstacking would
+        # copy all of proj once more.
+        new_states, step_saved, _ = cell.step(proj[t], states, params, recurrent_mask, save=keep)
+        if mask is not None:
+            keep_step = _expand(mask[t])
+            new_states = tuple(tf.where(keep_step, n, o) for n, o in zip(new_states, states))
+        seqs = tuple(a.write(t, s) for a, s in zip(seqs, new_states))
+        saved = tuple(a.write(t, s) for a, s in zip(saved, step_saved or ()))
+        return t + 1, new_states, seqs, saved
+
+    _, final, seqs, saved = tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        (0, tuple(init), seqs, saved),
+        maximum_iterations=steps,
+        parallel_iterations=PARALLEL_ITERATIONS,
+    )
+    return tuple(a.stack() for a in seqs), final, tuple(a.stack() for a in saved)
+
+
+def _fused_backward(cell, init, new_seqs, saved_seqs, params, mask, recurrent_mask, d_out, d_final):
+    """The backward loop: gradients of the input projections, initial states and parameters."""
+    steps = tf.shape(new_seqs[0])[0]
+    # (time, batch, units) per state: the states before each step.
+    prev_seqs = tuple(tf.concat([s0[None], s[:-1]], axis=0) for s0, s in zip(init, new_seqs))
+
+    def back(i, d_states, arrays):
+        t = steps - 1 - i
+        d_new = list(d_states)
+        d_new[0] = d_new[0] + d_out[t]
+        if mask is not None:
+            keep = _expand(mask[t])
+            carried = [tf.where(keep, tf.zeros_like(d), d) for d in d_new]
+            d_new = [tf.where(keep, d, tf.zeros_like(d)) for d in d_new]
+        dzx, d_prev, dz_rec = cell.backward_step(
+            [s[t] for s in saved_seqs],
+            [s[t] for s in prev_seqs],
+            [s[t] for s in new_seqs],
+            d_new,
+            params,
+            recurrent_mask,
+        )
+        if mask is not None:
+            d_prev = [a + b for a, b in zip(d_prev, carried)]
+        written = (arrays[0].write(t, dzx),)
+        if not cell.dz_rec_is_dzx:
+            written += (arrays[1].write(t, dz_rec),)
+        return i + 1, tuple(d_prev), written
+
+    # For most cells the recurrent pre-activation's gradient is the input one's
+    # (`cell.dz_rec_is_dzx`); then one array holds both.
+    count = 1 if cell.dz_rec_is_dzx else 2
+    arrays = tuple(tf.TensorArray(new_seqs[0].dtype, size=steps) for _ in range(count))
+    _, d_init, arrays = tf.while_loop(
+        lambda i, *_: i < steps,
+        back,
+        (0, tuple(d_final), arrays),
+        maximum_iterations=steps,
+        parallel_iterations=PARALLEL_ITERATIONS,
+    )
+    dzx = arrays[0].stack()
+    dz_rec = dzx if cell.dz_rec_is_dzx else arrays[1].stack()
+    d_params = cell.param_grads(saved_seqs, prev_seqs, new_seqs, dz_rec, params, recurrent_mask)
+    return dzx, d_init, tuple(d_params)
+
+
+def fused_loop(
+    cell, proj, states, params, mask=None, recurrent_mask=None, jit=False, training=True
+):
+    """Same function as `plain_loop` (without gates), with a hand-written backward pass.
+
+    With `jit=True` the forward and the backward loop are each compiled by XLA (one compilation
+    per shape). With `training=False` the forward pass keeps only a<t>; a gradient, should one be
+    asked for, then reruns the forward pass keeping what the backward pass needs.
+    """
     states = tuple(states)
     n_states = len(states)
+    forward = functools.partial(_fused_forward, cell)
+    backward = functools.partial(_fused_backward, cell)
+    if jit:
+        forward = tf.function(forward, jit_compile=True, autograph=False)
+        backward = tf.function(backward, jit_compile=True, autograph=False)
 
     @tf.custom_gradient
     def run(proj, *flat):
-        init = flat[:n_states]
-        params_ = flat[n_states:]
-        steps = tf.shape(proj)[0]
-        seqs = [tf.TensorArray(proj.dtype, size=steps, element_shape=s.shape) for s in init]
-        saved_arrays = [tf.TensorArray(proj.dtype, size=steps) for _ in range(cell.saved_count)]
+        # Nothing differentiates through the loops themselves (`grad` below does that job), and
+        # an XLA-compiled loop must not be asked for its own gradient.
+        proj, flat = tf.stop_gradient(proj), [tf.stop_gradient(v) for v in flat]
+        init, params_ = tuple(flat[:n_states]), tuple(flat[n_states:])
+        seqs, final, saved = forward(proj, init, params_, mask, recurrent_mask, training)
 
-        def body(t, states, seqs, saved_arrays):
-            new_states, saved, _ = cell.step(proj[t], states, params_, recurrent_mask, save=True)
-            if mask is not None:
-                keep = _expand(mask[t])
-                new_states = tuple(tf.where(keep, n, o) for n, o in zip(new_states, states))
-            seqs = [a.write(t, s) for a, s in zip(seqs, new_states)]
-            saved_arrays = [a.write(t, s) for a, s in zip(saved_arrays, saved)]
-            return t + 1, new_states, seqs, saved_arrays
-
-        _, final, seqs, saved_arrays = tf.while_loop(
-            lambda t, *_: t < steps,
-            body,
-            (0, init, seqs, saved_arrays),
-            maximum_iterations=steps,
-        )
-        # (time, batch, units) per state; the states before each step are these shifted by one.
-        new_seqs = [a.stack() for a in seqs]
-        prev_seqs = [tf.concat([s0[None], s[:-1]], axis=0) for s0, s in zip(init, new_seqs)]
-        saved_seqs = [a.stack() for a in saved_arrays]
-
-        def grad(d_outputs, *d_final):
-            if d_outputs is None:
-                d_outputs = tf.zeros_like(new_seqs[0])
-            d_final = [tf.zeros_like(s) if d is None else d for s, d in zip(final, d_final)]
-
-            # For most cells the recurrent pre-activation's gradient is the input one's
-            # (`cell.dz_rec_is_dzx`); then one array holds both.
-            def back(i, d_states, arrays):
-                t = steps - 1 - i
-                d_new = list(d_states)
-                d_new[0] = d_new[0] + d_outputs[t]
-                if mask is not None:
-                    keep = _expand(mask[t])
-                    carried = [tf.where(keep, tf.zeros_like(d), d) for d in d_new]
-                    d_new = [tf.where(keep, d, tf.zeros_like(d)) for d in d_new]
-                dzx, d_prev, dz_rec = cell.backward_step(
-                    [s[t] for s in saved_seqs],
-                    [s[t] for s in prev_seqs],
-                    [s[t] for s in new_seqs],
-                    d_new,
-                    params_,
-                    recurrent_mask,
-                )
-                if mask is not None:
-                    d_prev = [a + b for a, b in zip(d_prev, carried)]
-                written = (arrays[0].write(t, dzx),)
-                if not cell.dz_rec_is_dzx:
-                    written += (arrays[1].write(t, dz_rec),)
-                return i + 1, tuple(d_prev), written
-
-            arrays = tuple(tf.TensorArray(proj.dtype, size=steps) for _ in range(2))
-            if cell.dz_rec_is_dzx:
-                arrays = arrays[:1]
-            _, d_init, arrays = tf.while_loop(
-                lambda i, *_: i < steps,
-                back,
-                (0, tuple(d_final), arrays),
-                maximum_iterations=steps,
-            )
-            dzx = arrays[0].stack()
-            dz_rec = dzx if cell.dz_rec_is_dzx else arrays[1].stack()
-            d_params = cell.param_grads(
-                saved_seqs, prev_seqs, new_seqs, dz_rec, params_, recurrent_mask
+        def grad(d_out, *d_final):
+            new_seqs, saved_seqs = seqs, saved
+            if not training:
+                new_seqs, _, saved_seqs = forward(proj, init, params_, mask, recurrent_mask, True)
+            if d_out is None:
+                d_out = tf.zeros_like(new_seqs[0])
+            d_final = tuple(tf.zeros_like(s) if d is None else d for s, d in zip(final, d_final))
+            dzx, d_init, d_params = backward(
+                init, new_seqs, saved_seqs, params_, mask, recurrent_mask, d_out, d_final
             )
             return (dzx, *d_init, *d_params)
 
-        return (new_seqs[0], *final), grad
+        return (seqs[0], *final), grad
 
     out = run(proj, *states, *params)
     return out[0], tuple(out[1:]), None

@@ -1,5 +1,7 @@
 """The fused loop's hand-written backward pass equals TensorFlow's gradient of the plain loop."""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,9 +24,18 @@ def _gradients(layer, loop, x, mask, recurrent_mask, initial):
     return [outputs, *final], tape.gradient(loss, [proj, *initial, *params])
 
 
+FUSED = {
+    "fused": scan.fused_loop,
+    "fused_xla": functools.partial(scan.fused_loop, jit=True),
+    # inference keeps only a<t>; a gradient reruns the forward pass first
+    "fused_inference": functools.partial(scan.fused_loop, training=False),
+}
+
+
+@pytest.mark.parametrize("fused", sorted(FUSED))
 @pytest.mark.parametrize("with_dropout", [False, True])
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_fused_gradients_match_plain(variant, with_dropout):
+def test_fused_gradients_match_plain(variant, with_dropout, fused):
     layer = built(VARIANTS[variant]())
     x, mask = padded_batch([6, 3, 1, 5])
     mask[1, 0] = False  # a masked step before valid ones, too
@@ -37,7 +48,7 @@ def test_fused_gradients_match_plain(variant, with_dropout):
         recurrent_mask = tf.constant((rng.random((4, 5)) > 0.3).astype("float32") / 0.7)
     args = (x, mask, recurrent_mask, initial)
     plain_out, plain_grads = _gradients(layer, scan.plain_loop, *args)
-    fused_out, fused_grads = _gradients(layer, scan.fused_loop, *args)
+    fused_out, fused_grads = _gradients(layer, FUSED[fused], *args)
     for p, f in zip(plain_out, fused_out):
         np.testing.assert_allclose(f, p, atol=1e-6)
     for p, f in zip(plain_grads, fused_grads):
