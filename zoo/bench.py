@@ -8,6 +8,12 @@ sequences * length / seconds).
 
     python -m zoo.bench                 # a table
     python -m zoo.bench --json          # one JSON object on the last line
+    python -m zoo.bench --layer-only    # the layer alone, in each of the zoo's loop settings
+
+`--layer-only` times the bidirectional layer by itself (forward and backward in one
+`tf.function` for training, forward for inference), for `keras.layers` and for the zoo with the
+plain loop (TensorFlow's autodiff), the fused loop (hand-written backward pass) and the fused
+loop compiled by XLA (the default): what each of the zoo's design steps gains.
 """
 
 import argparse
@@ -33,6 +39,9 @@ def _parse(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (0: all)")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
+    parser.add_argument(
+        "--layer-only", action="store_true", help="time the layer alone, per zoo loop setting"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args(argv)
     for name in ("batch_size", "infer_batch_size", "length", "input_dim", "units", "rounds"):
@@ -45,18 +54,24 @@ def _parse(argv=None):
     return args
 
 
-def _keras_model(cell, library, args):
+def _bidirectional(cell, library, args, **zoo_options):
     import keras
 
     from zoo import layers as zoo_layers
 
     if library == "zoo":
         recurrent = {"lstm": zoo_layers.LSTM, "gru": zoo_layers.GRU}[cell]
-        options = {"reset_after": True} if cell == "gru" else {}  # the function Keras computes
-        bi = zoo_layers.Bidirectional(recurrent(args.units, return_sequences=True, **options))
-    else:
-        recurrent = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
-        bi = keras.layers.Bidirectional(recurrent(args.units, return_sequences=True))
+        if cell == "gru":
+            zoo_options["reset_after"] = True  # the function keras.layers.GRU computes
+        return zoo_layers.Bidirectional(recurrent(args.units, return_sequences=True, **zoo_options))
+    recurrent = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+    return keras.layers.Bidirectional(recurrent(args.units, return_sequences=True))
+
+
+def _keras_model(cell, library, args):
+    import keras
+
+    bi = _bidirectional(cell, library, args)
     inputs = keras.Input((args.length, args.input_dim), name="features")
     model = keras.Model(inputs, keras.layers.Dense(TAGS)(bi(inputs)))
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -82,6 +97,43 @@ class _KerasRunner:
 
     def infer(self):
         self.model.predict(self.x_infer, batch_size=self.args.infer_batch_size, verbose=0)
+
+
+class _LayerRunner:
+    """The layer alone: gradient of a loss on its outputs (train), a forward pass (infer)."""
+
+    def __init__(self, layer, data, args):
+        import tensorflow as tf
+
+        x, _, x_infer = data
+        self.train_batches = [
+            tf.constant(x[i : i + args.batch_size]) for i in range(0, len(x), args.batch_size)
+        ]
+        self.infer_batches = [
+            tf.constant(x_infer[i : i + args.infer_batch_size])
+            for i in range(0, len(x_infer), args.infer_batch_size)
+        ]
+        layer(self.train_batches[0])
+
+        @tf.function
+        def train_step(v):
+            with tf.GradientTape() as tape:
+                out = layer(v, training=True)
+                loss = tf.reduce_sum(out * out)
+            return tape.gradient(loss, layer.trainable_weights)
+
+        self.train_step = train_step
+        self.infer_step = tf.function(lambda v: layer(v, training=False))
+        self.train()
+        self.infer()
+
+    def train(self):
+        for batch in self.train_batches:
+            self.train_step(batch)
+
+    def infer(self):
+        for batch in self.infer_batches:
+            self.infer_step(batch)
 
 
 class _TorchRunner:
@@ -155,14 +207,26 @@ def run(args):
             torch.set_num_threads(args.threads)
     runners = {}
     for cell in args.cells:
-        runners[f"zoo.layers.{cell.upper()}"] = _KerasRunner(
-            _keras_model(cell, "zoo", args), data, args
-        )
-        runners[f"keras.layers.{cell.upper()}"] = _KerasRunner(
+        name = cell.upper()
+        if args.layer_only:
+            runners[f"keras.layers.{name}"] = _LayerRunner(
+                _bidirectional(cell, "keras", args), data, args
+            )
+            for label, options in (
+                ("plain", {"loop": "plain"}),
+                ("fused", {"jit": False}),
+                ("fused+xla", {}),
+            ):
+                runners[f"zoo.layers.{name} {label}"] = _LayerRunner(
+                    _bidirectional(cell, "zoo", args, **options), data, args
+                )
+            continue
+        runners[f"zoo.layers.{name}"] = _KerasRunner(_keras_model(cell, "zoo", args), data, args)
+        runners[f"keras.layers.{name}"] = _KerasRunner(
             _keras_model(cell, "keras", args), data, args
         )
         if use_torch:
-            runners[f"torch.nn.{cell.upper()}"] = _TorchRunner(cell, data, args)
+            runners[f"torch.nn.{name}"] = _TorchRunner(cell, data, args)
 
     timings = {name: {"train": [], "infer": []} for name in runners}
     for _ in range(args.rounds):  # alternate, so that drift in machine load hits every runner
@@ -182,10 +246,11 @@ def run(args):
         }
         for name, t in timings.items()
     }
+    head = "the layer alone" if args.layer_only else f"dense to {TAGS}"
     return {
         "model": (
             f"Bidirectional({args.units}) over (batch, {args.length}, {args.input_dim}), "
-            f"dense to {TAGS}; train batch {args.batch_size}, infer batch {args.infer_batch_size}"
+            f"{head}; train batch {args.batch_size}, infer batch {args.infer_batch_size}"
         ),
         "rounds": args.rounds,
         "threads": args.threads,
@@ -205,9 +270,9 @@ def _table(report):
         f"median of {report['rounds']} rounds, {report['threads']} threads",
         "",
     ]
-    lines.append(f"{'implementation':<22}{'train tokens/s':>16}{'infer tokens/s':>16}")
+    lines.append(f"{'implementation':<28}{'train tokens/s':>16}{'infer tokens/s':>16}")
     for name, r in report["results"].items():
-        lines.append(f"{name:<22}{r['train_tokens_per_s']:>16,}{r['infer_tokens_per_s']:>16,}")
+        lines.append(f"{name:<28}{r['train_tokens_per_s']:>16,}{r['infer_tokens_per_s']:>16,}")
     return "\n".join(lines)
 
 

@@ -37,3 +37,17 @@ def test_bench_rejects_unknown_cells():
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--cells", "lstm,transformer"])
     assert exit_info.value.code == 2
+
+
+def test_bench_layer_only_reports_every_loop_setting(capsys):
+    bench.main(
+        "--json --layer-only --cells=gru --units=3 --length=2 --input-dim=2 --batch-size=2 "
+        "--infer-batch-size=2 --train-batches=1 --infer-batches=1 --rounds=1".split()
+    )
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(report["results"]) == {
+        "keras.layers.GRU",
+        "zoo.layers.GRU plain",
+        "zoo.layers.GRU fused",
+        "zoo.layers.GRU fused+xla",
+    }
