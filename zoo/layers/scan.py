@@ -7,9 +7,10 @@ once, one matmul, before the loop) and the recurrent part (the loop). Two loops 
   activation and can also return the gate activations.
 - `fused`: the same forward loop under `tf.custom_gradient`, with the backward pass written by
   hand (`cell.backward_step`), and the gradient of the recurrent weights computed after the loop as
-  one matmul over all steps instead of one small matmul per step.
+  one matmul over all steps instead of one small matmul per step. Optionally compiled by XLA; in
+  inference its forward pass keeps only a<t>.
 
-Both compute the same function; tests check their gradients against each other.
+Both compute the same function; tests check their outputs and gradients against each other.
 
 Masks: at a masked step the states carry over unchanged (as in `keras.layers.RNN`).
 Shapes: time-major inside, `proj` is (time, batch, blocks * units).
