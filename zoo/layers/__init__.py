@@ -1,6 +1,8 @@
-"""The zoo's recurrent layers: cells, sequence layers, bidirectional and deep RNNs, interop."""
+"""The zoo's layers: recurrent cells and sequence layers, bidirectional and deep RNNs, the CRF,
+and weight exchange with `keras.layers`."""
 
 from zoo.layers.bidirectional import Bidirectional
+from zoo.layers.crf import CRF
 from zoo.layers.gru import GRU, GRUCell
 from zoo.layers.interop import from_keras, to_keras
 from zoo.layers.lstm import LSTM, LSTMCell
@@ -11,6 +13,7 @@ from zoo.layers.stacked import StackedRNN
 __all__ = [
     "GRU",
     "LSTM",
+    "CRF",
     "Bidirectional",
     "GRUCell",
     "LSTMCell",
