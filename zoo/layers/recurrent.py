@@ -159,8 +159,10 @@ class Recurrent(keras.layers.Layer):
             # steps, so "previous output" is a_seq itself once a valid step was seen.
             valid = time_mask if self.zero_output_for_mask else _seen(time_mask)
             outputs = tf.where(valid[:, :, None], a_seq, tf.zeros_like(a_seq))
-        outputs = tf.transpose(outputs, (1, 0, 2))  # (batch, time, units)
-        result = outputs if self.return_sequences else outputs[:, -1]
+        if self.return_sequences:
+            result = tf.transpose(outputs, (1, 0, 2))  # (batch, time, units)
+        else:
+            result = outputs[-1]  # (batch, units)
         extra = []
         if self.return_state:
             extra.extend(final)
