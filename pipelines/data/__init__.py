@@ -1,0 +1,5 @@
+"""Readers of corpus files (and tensorflow-datasets sources) into plain Python records."""
+
+from pipelines.data.conll import Sentence, convert_scheme, read_conll
+
+__all__ = ["Sentence", "convert_scheme", "read_conll"]

@@ -1,0 +1,16 @@
+"""Text processing shared by every task: tokenizers with character offsets, vocabularies."""
+
+from pipelines.text.tokenize import Token, char_tokenize, word_tokenize
+from pipelines.text.vocabulary import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
+
+__all__ = [
+    "BOS",
+    "EOS",
+    "PAD",
+    "SPECIALS",
+    "UNK",
+    "Token",
+    "Vocabulary",
+    "char_tokenize",
+    "word_tokenize",
+]
