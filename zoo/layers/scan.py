@@ -24,6 +24,17 @@ import tensorflow as tf
 PARALLEL_ITERATIONS = 32
 
 
+def _while(steps, body, loop_vars):
+    """`tf.while_loop` over t = 0 .. steps - 1; `body(t, ...)` returns `(t + 1, ...)`."""
+    return tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        loop_vars,
+        maximum_iterations=steps,
+        parallel_iterations=PARALLEL_ITERATIONS,
+    )
+
+
 def _expand(mask_t):
     return mask_t[:, None]  # (batch, 1): broadcasts over units
 
@@ -61,13 +72,7 @@ def plain_loop(cell, proj, states, params, mask=None, recurrent_mask=None, retur
             written += (arrays[1].write(t, step_gates),)
         return t + 1, new_states, written
 
-    _, final, arrays = tf.while_loop(
-        lambda t, *_: t < steps,
-        body,
-        (0, tuple(states), arrays),
-        maximum_iterations=steps,
-        parallel_iterations=PARALLEL_ITERATIONS,
-    )
+    _, final, arrays = _while(steps, body, (0, tuple(states), arrays))
     return arrays[0].stack(), final, (arrays[1].stack() if return_gates else None)
 
 
@@ -90,13 +95,7 @@ def _fused_forward(cell, proj, init, params, mask, recurrent_mask, keep=True):
         saved = tuple(a.write(t, s) for a, s in zip(saved, step_saved or ()))
         return t + 1, new_states, seqs, saved
 
-    _, final, seqs, saved = tf.while_loop(
-        lambda t, *_: t < steps,
-        body,
-        (0, tuple(init), seqs, saved),
-        maximum_iterations=steps,
-        parallel_iterations=PARALLEL_ITERATIONS,
-    )
+    _, final, seqs, saved = _while(steps, body, (0, tuple(init), seqs, saved))
     return tuple(a.stack() for a in seqs), final, tuple(a.stack() for a in saved)
 
 
@@ -133,13 +132,7 @@ def _fused_backward(cell, init, new_seqs, saved_seqs, params, mask, recurrent_ma
     # (`cell.dz_rec_is_dzx`); then one array holds both.
     count = 1 if cell.dz_rec_is_dzx else 2
     arrays = tuple(tf.TensorArray(new_seqs[0].dtype, size=steps) for _ in range(count))
-    _, d_init, arrays = tf.while_loop(
-        lambda i, *_: i < steps,
-        back,
-        (0, tuple(d_final), arrays),
-        maximum_iterations=steps,
-        parallel_iterations=PARALLEL_ITERATIONS,
-    )
+    _, d_init, arrays = _while(steps, back, (0, tuple(d_final), arrays))
     dzx = arrays[0].stack()
     dz_rec = dzx if cell.dz_rec_is_dzx else arrays[1].stack()
     d_params = cell.param_grads(saved_seqs, prev_seqs, new_seqs, dz_rec, params, recurrent_mask)
