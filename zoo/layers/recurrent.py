@@ -34,6 +34,10 @@ class Recurrent(keras.layers.Layer):
         loop: `"fused"` or `"plain"` (see `zoo.layers.scan`); the same function either way.
         jit: in training, compile the fused loops with XLA (once per sequence length and batch
             size). Inference never compiles, so that predicting on new lengths costs nothing.
+
+    Training runs the fused loop (or the plain one, for `loop="plain"`, custom activations and
+    `return_gates`) on the input projection of all steps; inference runs the plain loop with the
+    projection done step by step, which is faster at large batches.
         **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
             initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
     """
@@ -130,22 +134,32 @@ class Recurrent(keras.layers.Layer):
         input_mask, recurrent_mask = self.cell.sequence_dropout_masks(x[0], states[0], training)
         if input_mask is not None:
             x = x * input_mask[None]
-        proj = self.cell.input_projection(x)  # (time, batch, blocks * units)
         params = self.cell.recurrent_params()
-        if self.return_gates or self.loop == "plain" or not self.cell.supports_fused:
+        fused = self.loop == "fused" and self.cell.supports_fused and not self.return_gates
+        if training and fused:
+            # The input projection of all steps in one matmul; the fused loop's backward pass
+            # turns its gradient into one matmul for the kernel too.
+            proj = self.cell.input_projection(x)  # (time, batch, blocks * units)
+            a_seq, final, gates = scan.fused_loop(
+                self.cell, proj, states, params, time_mask, recurrent_mask, jit=self.jit
+            )
+        elif training:
+            proj = self.cell.input_projection(x)
             a_seq, final, gates = scan.plain_loop(
                 self.cell, proj, states, params, time_mask, recurrent_mask, self.return_gates
             )
         else:
-            a_seq, final, gates = scan.fused_loop(
+            # Inference: the projection step by step, inside the loop (see `scan.plain_loop`).
+            # Still differentiable, by TensorFlow, should someone ask for a gradient.
+            a_seq, final, gates = scan.plain_loop(
                 self.cell,
-                proj,
+                x,
                 states,
                 params,
                 time_mask,
                 recurrent_mask,
-                jit=self.jit and bool(training),
-                training=bool(training),
+                self.return_gates,
+                project=self.cell.input_projection,
             )
 
         if self.stateful:

@@ -7,8 +7,7 @@ once, one matmul, before the loop) and the recurrent part (the loop). Two loops 
   activation and can also return the gate activations.
 - `fused`: the same forward loop under `tf.custom_gradient`, with the backward pass written by
   hand (`cell.backward_step`), and the gradient of the recurrent weights computed after the loop as
-  one matmul over all steps instead of one small matmul per step. Optionally compiled by XLA; in
-  inference its forward pass keeps only a<t>.
+  one matmul over all steps instead of one small matmul per step. Optionally compiled by XLA.
 
 Both compute the same function; tests check their outputs and gradients against each other.
 
@@ -39,28 +38,43 @@ def _expand(mask_t):
     return mask_t[:, None]  # (batch, 1): broadcasts over units
 
 
-def plain_loop(cell, proj, states, params, mask=None, recurrent_mask=None, return_gates=False):
+def plain_loop(
+    cell,
+    proj,
+    states,
+    params,
+    mask=None,
+    recurrent_mask=None,
+    return_gates=False,
+    project=None,
+):
     """Runs `cell.step` over time. Returns (a for every step, final states, gates or None).
 
     Args:
         cell: a zoo cell.
-        proj: (time, batch, blocks * units) input projections, bias included.
+        proj: (time, batch, blocks * units) input projections, bias included; or, with
+            `project`, the (time, batch, features) inputs that `project` maps to them.
         states: tuple of (batch, units) initial states; `states[0]` is `a<0>`.
         params: the cell's recurrent parameters, `cell.recurrent_params()`.
         mask: optional (time, batch) boolean; masked steps carry the states over.
         recurrent_mask: optional (batch, units) dropout mask on the recurrent input.
         return_gates: also stack each step's gate activations, (time, batch, gates, units).
+        project: optional function computing a step's projection inside the loop. Inference
+            uses it: at large batches, one (batch, blocks * units) projection per step stays in
+            cache, where the projection of all steps at once is a big tensor to write and read.
     """
     steps = tf.shape(proj)[0]
     # A TensorArray, not proj[t]: the gradient of a slice inside the loop would be a full-size
     # (time, batch, ...) tensor per step.
     inputs = tf.TensorArray(proj.dtype, size=steps).unstack(proj)
-    outputs = tf.TensorArray(proj.dtype, size=steps, element_shape=states[0].shape)
-    arrays = (outputs, tf.TensorArray(proj.dtype, size=steps)) if return_gates else (outputs,)
+    dtype = states[0].dtype
+    outputs = tf.TensorArray(dtype, size=steps, element_shape=states[0].shape)
+    arrays = (outputs, tf.TensorArray(dtype, size=steps)) if return_gates else (outputs,)
 
     def body(t, states, arrays):
+        zx = inputs.read(t) if project is None else project(inputs.read(t))
         new_states, _, step_gates = cell.step(
-            inputs.read(t), states, params, recurrent_mask, gates=return_gates
+            zx, states, params, recurrent_mask, gates=return_gates
         )
         if mask is not None:
             keep = _expand(mask[t])
@@ -76,23 +90,21 @@ def plain_loop(cell, proj, states, params, mask=None, recurrent_mask=None, retur
     return arrays[0].stack(), final, (arrays[1].stack() if return_gates else None)
 
 
-def _fused_forward(cell, proj, init, params, mask, recurrent_mask, keep=True):
-    """The forward loop. With `keep`, it keeps every state and what `cell.backward_step` needs;
-    without, only a<t> (inference)."""
+def _fused_forward(cell, proj, init, params, mask, recurrent_mask):
+    """The forward loop, keeping every state and what `cell.backward_step` needs."""
     steps = tf.shape(proj)[0]
-    kept_states = init if keep else init[:1]
-    seqs = tuple(tf.TensorArray(proj.dtype, size=steps, element_shape=s.shape) for s in kept_states)
-    saved = tuple(tf.TensorArray(proj.dtype, size=steps) for _ in range(cell.saved_count * keep))
+    seqs = tuple(tf.TensorArray(proj.dtype, size=steps, element_shape=s.shape) for s in init)
+    saved = tuple(tf.TensorArray(proj.dtype, size=steps) for _ in range(cell.saved_count))
 
     def body(t, states, seqs, saved):
         # proj[t], not a TensorArray: nothing differentiates this loop, and unstacking would
         # copy all of proj once more.
-        new_states, step_saved, _ = cell.step(proj[t], states, params, recurrent_mask, save=keep)
+        new_states, step_saved, _ = cell.step(proj[t], states, params, recurrent_mask, save=True)
         if mask is not None:
-            keep_step = _expand(mask[t])
-            new_states = tuple(tf.where(keep_step, n, o) for n, o in zip(new_states, states))
+            keep = _expand(mask[t])
+            new_states = tuple(tf.where(keep, n, o) for n, o in zip(new_states, states))
         seqs = tuple(a.write(t, s) for a, s in zip(seqs, new_states))
-        saved = tuple(a.write(t, s) for a, s in zip(saved, step_saved or ()))
+        saved = tuple(a.write(t, s) for a, s in zip(saved, step_saved))
         return t + 1, new_states, seqs, saved
 
     _, final, seqs, saved = _while(steps, body, (0, tuple(init), seqs, saved))
@@ -139,14 +151,11 @@ def _fused_backward(cell, init, new_seqs, saved_seqs, params, mask, recurrent_ma
     return dzx, d_init, tuple(d_params)
 
 
-def fused_loop(
-    cell, proj, states, params, mask=None, recurrent_mask=None, jit=False, training=True
-):
+def fused_loop(cell, proj, states, params, mask=None, recurrent_mask=None, jit=False):
     """Same function as `plain_loop` (without gates), with a hand-written backward pass.
 
     With `jit=True` the forward and the backward loop are each compiled by XLA (one compilation
-    per shape). With `training=False` the forward pass keeps only a<t>; a gradient, should one be
-    asked for, then reruns the forward pass keeping what the backward pass needs.
+    per shape).
     """
     states = tuple(states)
     n_states = len(states)
@@ -162,12 +171,9 @@ def fused_loop(
         # an XLA-compiled loop must not be asked for its own gradient.
         proj, flat = tf.stop_gradient(proj), [tf.stop_gradient(v) for v in flat]
         init, params_ = tuple(flat[:n_states]), tuple(flat[n_states:])
-        seqs, final, saved = forward(proj, init, params_, mask, recurrent_mask, training)
+        new_seqs, final, saved_seqs = forward(proj, init, params_, mask, recurrent_mask)
 
         def grad(d_out, *d_final):
-            new_seqs, saved_seqs = seqs, saved
-            if not training:
-                new_seqs, _, saved_seqs = forward(proj, init, params_, mask, recurrent_mask, True)
             if d_out is None:
                 d_out = tf.zeros_like(new_seqs[0])
             d_final = tuple(tf.zeros_like(s) if d is None else d for s, d in zip(final, d_final))
@@ -176,7 +182,7 @@ def fused_loop(
             )
             return (dzx, *d_init, *d_params)
 
-        return (seqs[0], *final), grad
+        return (new_seqs[0], *final), grad
 
     out = run(proj, *states, *params)
     return out[0], tuple(out[1:]), None

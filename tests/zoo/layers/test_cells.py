@@ -22,12 +22,14 @@ def numpy_outputs(layer, x):
     return reference.simple_rnn(cell, x, g)
 
 
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
 @pytest.mark.parametrize("loop", ["fused", "plain"])
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_sequence_layer_matches_numpy(variant, loop):
+def test_sequence_layer_matches_numpy(variant, loop, training):
+    """Every path: fused (XLA) and plain loops in training, per-step projection in inference."""
     layer = built(VARIANTS[variant](return_sequences=True, loop=loop))
     expected = numpy_outputs(layer, X.astype("float64"))
-    np.testing.assert_allclose(layer(X), expected, atol=1e-5)
+    np.testing.assert_allclose(layer(X, training=training), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

@@ -27,8 +27,6 @@ def _gradients(layer, loop, x, mask, recurrent_mask, initial):
 FUSED = {
     "fused": scan.fused_loop,
     "fused_xla": functools.partial(scan.fused_loop, jit=True),
-    # inference keeps only a<t>; a gradient reruns the forward pass first
-    "fused_inference": functools.partial(scan.fused_loop, training=False),
 }
 
 
