@@ -1,6 +1,7 @@
 """The zoo's layers: recurrent cells and sequence layers, bidirectional and deep RNNs, the CRF,
 and weight exchange with `keras.layers`."""
 
+from zoo.layers.attention import AdditiveAttention, MultiplicativeAttention
 from zoo.layers.bidirectional import Bidirectional
 from zoo.layers.crf import CRF
 from zoo.layers.gru import GRU, GRUCell
@@ -11,6 +12,8 @@ from zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from zoo.layers.stacked import StackedRNN
 
 __all__ = [
+    "AdditiveAttention",
+    "MultiplicativeAttention",
     "GRU",
     "LSTM",
     "CRF",
