@@ -1,1 +1,5 @@
 """Ready architectures built from `zoo.layers` (the tagger, classifier, LM and seq2seq)."""
+
+from zoo.models.ner_tagger import NERTagger
+
+__all__ = ["NERTagger"]
