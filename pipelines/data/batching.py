@@ -26,6 +26,7 @@ def bucketed_dataset(
     seed=0,
     cache=True,
     padding_values=None,
+    pad_to_multiple=None,
 ):
     """A `tf.data.Dataset` of padded batches of similar-length examples.
 
@@ -43,6 +44,9 @@ def bucketed_dataset(
         seed: the shuffle seed.
         cache: cache the examples in memory after the first pass.
         padding_values: dict name -> padding value (default 0 for every feature).
+        pad_to_multiple: pad each batch's length up to a multiple of this. Fewer distinct batch
+            shapes means fewer compilations for XLA-compiled layers (the zoo's training loops
+            compile once per shape): CoNLL-2003 has ~120 sentence lengths, 16 multiples of 8.
     Returns:
         A dataset of dicts of (batch, longest in batch, ...) tensors, prefetched.
     """
@@ -73,4 +77,22 @@ def bucketed_dataset(
         },
         drop_remainder=False,
     )
+    if pad_to_multiple:
+        dataset = dataset.map(
+            lambda batch: _pad_time(batch, pad_to_multiple, padding_values),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _pad_time(batch, multiple, padding_values):
+    """Pads axis 1 (time) of every feature up to a multiple of `multiple`."""
+    steps = tf.shape(next(iter(batch.values())))[1]
+    extra = (multiple - steps % multiple) % multiple
+    padded = {}
+    for name, value in batch.items():
+        paddings = [[0, 0], [0, extra]] + [[0, 0]] * (len(value.shape) - 2)
+        padded[name] = tf.pad(
+            value, paddings, constant_values=tf.cast(padding_values.get(name, 0), value.dtype)
+        )
+    return padded

@@ -72,3 +72,12 @@ def test_unshuffled_keeps_bucket_order_and_boundaries_split_lengths():
     )
     assert sorted(b["words"].shape[1] for b in batches) == [3, 12]
     assert default_boundaries(np.arange(1, 101), buckets=4) == [26, 51, 76]
+
+
+def test_pad_to_multiple_bounds_batch_shapes():
+    examples = _examples()
+    batches = _batches(bucketed_dataset(examples, SIGNATURE, batch_size=8, pad_to_multiple=8))
+    assert {b["words"].shape[1] % 8 for b in batches} == {0}
+    assert all(b["chars"].shape[1] == b["words"].shape[1] for b in batches)
+    seen = sorted(int(row[0]) for b in batches for row in b["words"])
+    assert seen == list(range(1, len(examples) + 1))
