@@ -101,24 +101,21 @@ class Vocabulary:
     def tokens(self):
         return list(self._tokens)
 
-    def _special_id(self, token):
-        return self._ids.get(token)
-
     @property
     def pad_id(self):
-        return self._special_id(PAD)
+        return self._ids.get(PAD)
 
     @property
     def unk_id(self):
-        return self._special_id(UNK)
+        return self._ids.get(UNK)
 
     @property
     def bos_id(self):
-        return self._special_id(BOS)
+        return self._ids.get(BOS)
 
     @property
     def eos_id(self):
-        return self._special_id(EOS)
+        return self._ids.get(EOS)
 
     def id(self, token):
         """The id of a token; `<UNK>`'s for an unknown one (KeyError without `<UNK>`)."""

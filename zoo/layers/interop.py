@@ -33,7 +33,6 @@ _SHARED_CELL_KEYS = (
     "seed",
 )
 _SHARED_LAYER_KEYS = ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask")
-# Stateful layers need their batch size at build time; the carried states are not copied.
 _GATED_KEYS = ("recurrent_activation",)
 
 

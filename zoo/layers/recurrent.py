@@ -34,12 +34,12 @@ class Recurrent(keras.layers.Layer):
         loop: `"fused"` or `"plain"` (see `zoo.layers.scan`); the same function either way.
         jit: in training, compile the fused loops with XLA (once per sequence length and batch
             size). Inference never compiles, so that predicting on new lengths costs nothing.
+        **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
+            initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
 
     Training runs the fused loop (or the plain one, for `loop="plain"`, custom activations and
     `return_gates`) on the input projection of all steps; inference runs the plain loop with the
     projection done step by step, which is faster at large batches.
-        **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
-            initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
     """
 
     cell_class = None
@@ -143,23 +143,19 @@ class Recurrent(keras.layers.Layer):
             a_seq, final, gates = scan.fused_loop(
                 self.cell, proj, states, params, time_mask, recurrent_mask, jit=self.jit
             )
-        elif training:
-            proj = self.cell.input_projection(x)
-            a_seq, final, gates = scan.plain_loop(
-                self.cell, proj, states, params, time_mask, recurrent_mask, self.return_gates
-            )
         else:
-            # Inference: the projection step by step, inside the loop (see `scan.plain_loop`).
-            # Still differentiable, by TensorFlow, should someone ask for a gradient.
+            # Training projects all steps at once (its gradient is then one matmul); inference
+            # projects step by step inside the loop (see `scan.plain_loop`), and stays
+            # differentiable by TensorFlow should someone ask for a gradient.
             a_seq, final, gates = scan.plain_loop(
                 self.cell,
-                x,
+                self.cell.input_projection(x) if training else x,
                 states,
                 params,
                 time_mask,
                 recurrent_mask,
                 self.return_gates,
-                project=self.cell.input_projection,
+                project=None if training else self.cell.input_projection,
             )
 
         if self.stateful:
