@@ -127,3 +127,26 @@ def convert_scheme(tags, source, target):
         else:
             bioes.append(tag if continues else f"E-{tag[2:]}")
     return bioes
+
+
+def entity_spans(tags):
+    """Entity chunks of a tag sequence as `(type, first, last + 1)`, the way conlleval reads
+    them: a chunk starts at B-/S- or where the type changes, and ends at E-/S-, O or a new start.
+
+    Example:
+        >>> entity_spans(["B-PER", "I-PER", "O", "I-LOC"])
+        [('PER', 0, 2), ('LOC', 3, 4)]
+    """
+    spans, kind, start = [], None, None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, label = tag.partition("-")
+        begins = prefix in ("B", "S") or (prefix in ("I", "E") and label != kind)
+        if kind is not None and (prefix == "O" or begins):
+            spans.append((kind, start, i))
+            kind = None
+        if prefix != "O" and (begins or kind is None):
+            kind, start = label, i
+        if prefix in ("E", "S") and kind is not None:
+            spans.append((kind, start, i + 1))
+            kind = None
+    return spans

@@ -1,12 +1,14 @@
 """Reading text files with errors that name the file and line."""
 
+import gzip
 import os
+import zlib
 
 from pipelines.errors import DataError
 
 
 def read_lines(path):
-    """The lines of a UTF-8 text file (line ends removed).
+    """The lines of a UTF-8 text file (line ends removed); `.gz` files are decompressed.
 
     Raises `DataError` for a missing file, a folder, an empty or binary file, or bytes that are
     not UTF-8 (naming the line).
@@ -21,6 +23,11 @@ def read_lines(path):
         raise DataError(path, "is a folder, not a file") from None
     except OSError as error:
         raise DataError(path, error.strerror or "cannot be read") from None
+    if path.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            raise DataError(path, "not a complete gzip file") from None
     if not data.strip():
         raise DataError(path, "empty file")
     if b"\x00" in data:

@@ -1,6 +1,6 @@
 """Text processing shared by every task: tokenizers with character offsets, vocabularies."""
 
-from pipelines.text.tokenize import Token, char_tokenize, word_tokenize
+from pipelines.text.tokenize import Token, char_tokenize, normalize_word, word_tokenize
 from pipelines.text.vocabulary import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "Token",
     "Vocabulary",
     "char_tokenize",
+    "normalize_word",
     "word_tokenize",
 ]

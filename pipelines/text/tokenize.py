@@ -16,32 +16,63 @@ class Token(NamedTuple):
     end: int  # offset just past the last character
 
 
-# Letters, digits and the combining marks that belong to them (an accent written as its own
-# code point must not split a word).
+# The tokenizer is written twice from one table, once for Python's `re` and once for RE2, the
+# engine of `tf.strings.regex_replace`, so that an exported model tokenizes inside the graph
+# exactly as `word_tokenize` does. RE2 has no lookahead, so the work is done in two stages on a
+# "marked" copy of the text: stage 1 wraps every token in MARK characters (MARK token MARK, gaps
+# of white space between), stage 2 rewrites the marks (splits clitics off, joins a title to its
+# period). Splitting the result on MARK alternates gap, token, gap, ..., gap; the pieces add up
+# to the original text, which gives the offsets.
+MARK = "\x01"
+STAND_IN = "\x02"
+
+# Python's \w is Unicode; RE2's is ASCII, so letters are written out for each engine.
 _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_W = rf"[\w{_COMBINING}]"
+_W = {"re": rf"[\w{_COMBINING}]", "re2": r"[\pL\pN\pM_]"}
+# White space, the same set for both engines (Python's \s on str, written out; RE2's is ASCII).
+_SPACE = " \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_S = f"[{_SPACE}]"
+_NOT_S = f"[^{_SPACE}{MARK}]"
 _TITLES = (
     "Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|Rev|Inc|Corp|Ltd|Co|Bros|"
     "No|vs|etc|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
 )
-_CLITICS = r"(?:'s|'S|'re|'RE|'ve|'VE|'ll|'LL|'d|'D|'m|'M|n't|N'T)"
+_CLITICS = "'s|'S|'re|'RE|'ve|'VE|'ll|'LL|'d|'D|'m|'M"
 
-_TOKEN = re.compile(
-    "|".join(
+
+def _stage1(engine):
+    w = _W[engine]
+    return "|".join(
         [
-            r"https?://\S+[^\s.,;:!?'\")\]]",  # a URL, without trailing punctuation
-            r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # an e-mail address
+            rf"https?://{_NOT_S}+[^{_SPACE}{MARK}.,;:!?'\")\]]",  # a URL, no trailing punctuation
+            r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # an e-mail address (ASCII)
             r"(?:[A-Za-z]\.){2,}",  # U.S., e.g.
-            rf"\b(?:{_TITLES})\.(?=\s|$)",  # Mr. and friends, before a space
-            r"\d+(?:[.,:/]\d+)+",  # 1,000.50  12:30  22/11/2026
-            rf"{_W}+?(?=n't\b|N'T\b)",  # do|n't
-            _CLITICS + r"\b",
-            rf"{_W}+(?:[-'’]{_W}+)*?(?={_CLITICS}\b)",  # John|'s
-            rf"{_W}+(?:[-'’]{_W}+)*",  # words, hyphenated words, O'Neill
-            r"\.\.\.|--|[^\s]",  # ellipsis, dash, or any other single character
+            r"[0-9]+(?:[.,:/][0-9]+)+",  # 1,000.50  12:30  22/11/2026
+            rf"(?:{_CLITICS}|n't|N'T)\b",  # a clitic standing alone
+            rf"{w}+(?:[-'’]{w}+)*",  # words, hyphenated words, O'Neill, didn't, John's
+            rf"\.\.\.|--|{_NOT_S}",  # ellipsis, dash, or any other single character
         ]
     )
-)
+
+
+def _stage2(engine):
+    """(pattern, replacement) pairs; replacements use group 1 and 2."""
+    w = _W[engine]
+    g1, g2 = (r"\1", r"\2") if engine == "re2" else (r"\g<1>", r"\g<2>")
+    return [
+        # did|n't, ca|n't
+        (rf"({w})(n't|N'T){MARK}", f"{g1}{MARK}{MARK}{g2}{MARK}"),
+        # John|'s, O'Neill|'s
+        (rf"({w})({_CLITICS}){MARK}", f"{g1}{MARK}{MARK}{g2}{MARK}"),
+        # Mr + . -> Mr. before white space or the end
+        (rf"{MARK}({_TITLES}){MARK}{MARK}\.{MARK}({_S}|$)", f"{MARK}{g1}.{MARK}{g2}"),
+    ]
+
+
+STAGE1_RE2 = _stage1("re2")
+STAGE2_RE2 = _stage2("re2")
+_STAGE1 = re.compile(_stage1("re"))
+_STAGE2 = [(re.compile(pattern), replacement) for pattern, replacement in _stage2("re")]
 
 
 def word_tokenize(text):
@@ -51,7 +82,25 @@ def word_tokenize(text):
         >>> [t.text for t in word_tokenize("The U.S. didn't pay $1,000.50.")]
         ['The', 'U.S.', 'did', "n't", 'pay', '$', '1,000.50', '.']
     """
-    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    # a MARK in the text itself stands in as another control character of the same length
+    marked = _STAGE1.sub(lambda m: MARK + m.group() + MARK, text.replace(MARK, STAND_IN))
+    for pattern, replacement in _STAGE2:
+        marked = pattern.sub(replacement, marked)
+    tokens, at = [], 0
+    for index, piece in enumerate(marked.split(MARK)):
+        if index % 2:
+            tokens.append(Token(text[at : at + len(piece)], at, at + len(piece)))
+        at += len(piece)
+    return tokens
+
+
+_DIGIT = re.compile(r"[0-9]")
+
+
+def normalize_word(token):
+    """The form a word vocabulary stores: case kept, ASCII digits folded to 0 (`1996` -> `0000`),
+    so that numbers share embeddings by shape."""
+    return _DIGIT.sub("0", token)
 
 
 def char_tokenize(text):

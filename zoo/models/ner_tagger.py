@@ -91,8 +91,8 @@ class NERTagger(keras.Model):
             dropout=dropout,
             name="encoder",
         )
-        self.word_dropout = keras.layers.Dropout(dropout)
-        self.output_dropout = keras.layers.Dropout(dropout)
+        self.word_dropout = keras.layers.Dropout(dropout, name="word_dropout")
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
         self.scores = keras.layers.Dense(num_tags, name="tag_scores")
         self.crf = layers.CRF(num_tags, name="crf") if head == "crf" else None
 

@@ -1,0 +1,76 @@
+"""`card.json`: what a model folder says about itself (DESIGN: model folders)."""
+
+import hashlib
+import os
+import platform
+
+from pipelines.cli import command_line
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_source(source):
+    """Name, and for a local file its path and sha256."""
+    if os.path.isfile(str(source)):
+        return {"name": os.path.basename(source), "path": str(source), "sha256": sha256(source)}
+    return {"name": str(source)}
+
+
+def machine():
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def versions():
+    import keras
+    import tensorflow as tf
+
+    import zoo
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "zoo": zoo.__version__,
+    }
+
+
+def _root():
+    import click
+
+    return click.get_current_context().find_root().info_name
+
+
+def describe_run(
+    task, model, architecture, sizes, train_sources, dev_source, result, seconds, extra=None
+):
+    """The card of a model just trained by `python -m pipelines.<task> train ...`."""
+    best = {k: v for k, v in (result.get("best") or {}).items() if k != "value"}
+    return {
+        "task": task,
+        "architecture": architecture,
+        "sizes": sizes,
+        "parameters": int(model.count_params()),
+        "data": {
+            "train": [describe_source(s) for s in train_sources],
+            "dev": describe_source(dev_source) if dev_source else None,
+        },
+        "command": command_line().replace(f"pipelines.{_root()}", f"pipelines.{task}", 1),
+        "dev_metrics": best,
+        "epochs": result.get("epochs"),
+        "best_epoch": result.get("best_epoch"),
+        "training_seconds": round(seconds, 1),
+        "epoch_seconds": [h.get("seconds") for h in result.get("history", [])],
+        "machine": machine(),
+        "versions": versions(),
+        **(extra or {}),
+    }

@@ -1,0 +1,147 @@
+"""What the four task command lines share: options, error handling, sources, JSON output.
+
+Bad input (`DataError`) ends a command with one line on stderr naming the file and line, and exit
+status 2, as click's usage errors do; anything else is an internal error (status 1).
+"""
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+from pipelines.errors import DataError
+
+
+class BadInput(click.ClickException):
+    """A `DataError` as click reports it: `Error: file:line: message`, exit status 2."""
+
+    exit_code = 2
+
+
+def reports_bad_input(command):
+    """Turns `DataError` raised by a command into `BadInput`."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DataError as error:
+            raise BadInput(str(error)) from None
+
+    return wrapper
+
+
+def print_json(record):
+    """One JSON object on one line of standard output."""
+    click.echo(json.dumps(record, ensure_ascii=False))
+
+
+def quiet_tensorflow():
+    """TensorFlow's C++ start-up chatter (oneDNN, CUDA stubs) off unless the user asked for it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def texts_from(texts, input_path):
+    """The texts of `predict`: the arguments, else the lines of `--input FILE`, else stdin."""
+    from pipelines.data.files import read_lines
+
+    if texts:
+        return list(texts)
+    if input_path:
+        return read_lines(input_path)
+    if sys.stdin.isatty():
+        raise click.UsageError("give texts as arguments, with --input FILE, or on standard input")
+    return sys.stdin.read().splitlines()
+
+
+# === Options shared by every task ===
+
+
+def train_options(command):
+    """The options every `train` verb takes (DESIGN: the command line)."""
+    options = [
+        click.option(
+            "--train",
+            "train_sources",
+            multiple=True,
+            required=True,
+            help="Training data: a file or tfds:NAME[/CONFIG][:SPLIT] (repeatable).",
+        ),
+        click.option("--dev", "dev_source", help="Development data, for early stopping."),
+        click.option(
+            "--out", required=True, type=click.Path(file_okay=False), help="Model folder to write."
+        ),
+        click.option("--init", "init_model", help="Start from this model (name or path)."),
+        click.option("--epochs", default=None, type=click.IntRange(1), help="Maximum epochs."),
+        click.option("--batch-size", default=None, type=click.IntRange(1)),
+        click.option("--learning-rate", default=None, type=click.FloatRange(0, min_open=True)),
+        click.option(
+            "--clip-norm",
+            default=5.0,
+            show_default=True,
+            type=click.FloatRange(0),
+            help="Gradient clipping by global norm (0: off).",
+        ),
+        click.option(
+            "--patience",
+            default=None,
+            type=click.IntRange(1),
+            help="Early stopping: epochs without a better dev metric.",
+        ),
+        click.option(
+            "--max-examples",
+            default=None,
+            type=click.IntRange(1),
+            help="Use the first N examples of each source.",
+        ),
+        click.option("--seed", default=0, show_default=True, type=int),
+        click.option(
+            "--resume",
+            is_flag=True,
+            help="Continue an interrupted run of the same command from its last epoch.",
+        ),
+        click.option(
+            "--format", "data_format", default=None, help="Data format, if not from the extension."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def model_option(default):
+    return click.option(
+        "--model",
+        default=default,
+        show_default=True,
+        help="A shipped model's name (see `zoo.available()`) or a model folder.",
+    )
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+max_examples_option = click.option("--max-examples", default=None, type=click.IntRange(1))
+
+
+def command_line():
+    """The running command as a user would type it: `python -m pipelines.<task> <verb>` and
+    the options given (those that differ from their defaults), for model cards."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["python", "-m", f"pipelines.{ctx.find_root().info_name or 'task'}", ctx.info_name]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value == param.default or value is None or value == () or value is False:
+            continue
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+            continue
+        name = max(param.opts, key=len)
+        if param.is_flag:
+            words.append(name)
+        else:
+            for item in value if param.multiple else [value]:
+                words += [name, str(item)]
+    return " ".join(shlex.quote(w) for w in words)

@@ -1,0 +1,130 @@
+"""SavedModels with string signatures: tokenisation and vocabulary lookup inside the graph, so
+that the export loads and runs with `tensorflow` alone (no zoo, no pipelines installed).
+
+`graph_word_tokenize` is `pipelines.text.word_tokenize` in TensorFlow ops (the same two regex
+stages, written for RE2), returning the same tokens and character offsets.
+"""
+
+import os
+import shutil
+
+import tensorflow as tf
+
+from pipelines.text import tokenize
+
+
+def graph_word_tokenize(texts):
+    """Tokens of a batch of strings, as `word_tokenize` splits them.
+
+    Args:
+        texts: a string tensor of shape (batch,).
+    Returns:
+        (tokens, starts, ends): ragged (batch, None) tensors; starts and ends are offsets in
+        characters (Unicode code points), like `Token.start` and `Token.end`.
+    """
+    texts = tf.convert_to_tensor(texts, tf.string)
+    marked = tf.strings.regex_replace(texts, tokenize.MARK, tokenize.STAND_IN)
+    marked = tf.strings.regex_replace(
+        marked, tokenize.STAGE1_RE2, tokenize.MARK + r"\0" + tokenize.MARK
+    )
+    for pattern, replacement in tokenize.STAGE2_RE2:
+        marked = tf.strings.regex_replace(marked, pattern, replacement)
+    pieces = tf.strings.split(marked, tokenize.MARK)  # gap, token, gap, ..., gap per text
+    lengths = tf.strings.length(pieces.flat_values)  # bytes (MARK-free: pieces of the text)
+    flat_ends = tf.cumsum(lengths)
+    row_starts = pieces.row_starts()
+    rows = pieces.value_rowids()
+    base = tf.gather(tf.concat([[0], flat_ends], 0), tf.gather(row_starts, rows))
+    byte_ends = flat_ends - base
+    byte_starts = byte_ends - lengths
+    position = tf.range(tf.shape(lengths, out_type=tf.int64)[0]) - tf.gather(row_starts, rows)
+    is_token = tf.math.floormod(position, 2) == 1
+    keep = tf.RaggedTensor.from_row_starts(is_token, row_starts)
+    # the tokens cut from the original text (a MARK in the text was replaced in `marked`)
+    originals = tf.strings.substr(tf.gather(texts, rows), byte_starts, lengths)
+    tokens = tf.ragged.boolean_mask(tf.RaggedTensor.from_row_starts(originals, row_starts), keep)
+    as_ragged = lambda values: tf.ragged.boolean_mask(  # noqa: E731
+        tf.RaggedTensor.from_row_starts(values, row_starts), keep
+    )
+    # byte offsets -> character offsets: count the characters that start before each offset
+    _, char_bytes = tf.strings.unicode_decode_with_offsets(
+        texts, "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
+    big = tf.constant(2**62, tf.int64)
+    char_bytes = char_bytes.to_tensor(default_value=big)
+    char_bytes = tf.concat([char_bytes, tf.fill([tf.shape(char_bytes)[0], 1], big)], axis=1)
+
+    def to_chars(byte_offsets):
+        ragged = as_ragged(tf.cast(byte_offsets, tf.int64))
+        dense = ragged.to_tensor(default_value=0)
+        chars = tf.searchsorted(char_bytes, dense, side="left")
+        return tf.RaggedTensor.from_tensor(chars, lengths=ragged.row_lengths())
+
+    return tokens, to_chars(byte_starts), to_chars(byte_ends)
+
+
+def write_atomically(out, write):
+    """Runs `write(tmp)` for a temporary folder beside `out`, then renames it to `out`."""
+    out = os.path.abspath(os.fspath(out))
+    tmp = f"{out}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    write(tmp)
+    if os.path.exists(out):
+        old = f"{out}.old{os.getpid()}"
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def export_tagger(model, vocabs, out, max_word_chars):
+    """A SavedModel of an NER tagger: `serving_default(texts)` with `texts` a (batch,) string
+    tensor returns dense `tokens` (batch, T) strings ("" past the end), `tags` (batch, T)
+    strings, `scores` (batch, T) tag probabilities, `starts`/`ends` (batch, T) character
+    offsets and `lengths` (batch,) token counts. Each text is tagged as one sequence."""
+    import keras
+
+    words_table = vocabs.words.lookup_table()
+    chars_table = vocabs.chars.lookup_table()
+    tag_names = tf.constant([""] + vocabs.tags.tokens[1:])
+
+    def serve(texts):
+        tokens, starts, ends = graph_word_tokenize(texts)
+        lengths = tf.cast(tokens.row_lengths(), tf.int32)
+        steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
+        shape = tf.stack([tf.shape(texts)[0], steps])
+        normal = tf.strings.regex_replace(tokens, "[0-9]", "0")
+        words = tf.ragged.map_flat_values(words_table.lookup, normal)
+        words = tf.cast(words, tf.int32).to_tensor(0, shape=shape)
+        letters = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")[:, :, :max_word_chars]
+        chars = tf.ragged.map_flat_values(chars_table.lookup, letters)
+        chars = tf.cast(chars, tf.int32).to_tensor(0)
+        chars = tf.pad(chars, [[0, 0], [0, steps - tf.shape(chars)[1]], [0, 1]])
+        inputs = {"words": words, "chars": chars}
+        best = model.predict_tags(inputs)
+        probabilities = model.tag_probabilities(inputs)
+        mask = words > 0
+        scores = tf.where(mask, tf.gather(probabilities, best, batch_dims=2), 0.0)
+        return {
+            "tokens": tokens.to_tensor("", shape=shape),
+            "tags": tf.where(mask, tf.gather(tag_names, best), ""),
+            "scores": scores,
+            "starts": tf.cast(starts.to_tensor(0, shape=shape), tf.int32),
+            "ends": tf.cast(ends.to_tensor(0, shape=shape), tf.int32),
+            "lengths": lengths,
+        }
+
+    def write(folder):
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.track(words_table)
+        archive.track(chars_table)
+        archive.add_endpoint(
+            "serving_default",
+            serve,
+            input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
+        )
+        archive.write_out(folder, verbose=False)
+
+    write_atomically(out, write)

@@ -1,0 +1,250 @@
+"""The training loop every task shares: Keras `fit` with checkpoints every epoch, `--resume`,
+early stopping on the dev metric, seeds, a history plot, and model folders that appear only when
+complete.
+
+A run writing the model folder `OUT` works in `OUT.partial/`: after every epoch it saves the whole
+model with its optimizer state (`checkpoint.keras`), the best weights so far by the dev metric, and
+`state.json` (epoch, history, best). `--resume` reloads them and continues with the next epoch.
+When training ends, the final folder is written under a temporary name, with the best weights, and
+renamed to `OUT`; only then is `OUT.partial/` removed. A crash at any moment leaves either the
+previous `OUT` or the new one, never half of one.
+
+Example (what a task's `train` does):
+
+    run = TrainingRun(out, resume=resume, seed=seed)
+    model = run.load_checkpoint() if run.resumed else build_and_compile()
+    result = run.fit(model, train_dataset, epochs=20, evaluate=dev_metrics, monitor="f1")
+    run.finish(model, write_assets=save_vocabularies, card=card)
+"""
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import warnings
+
+import keras
+import tensorflow as tf
+
+from pipelines.errors import DataError
+
+CHECKPOINT = "checkpoint.keras"
+BEST = "best.weights.h5"
+STATE = "state.json"
+
+
+def set_seed(seed, deterministic=False):
+    """Seeds Python, NumPy and TensorFlow; `deterministic` also turns on TF's op determinism."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def write_json(path, record):
+    """Writes JSON atomically: a temporary file renamed over `path`."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def save_model(model, path):
+    """Saves `model` as a `.keras` file without optimizer state (the shipped form), atomically."""
+    fresh = model.__class__.from_config(model.get_config())
+    fresh.build()
+    fresh.set_weights(model.get_weights())
+    tmp = f"{os.fspath(path)[: -len('.keras')]}.tmp{os.getpid()}.keras"
+    fresh.save(tmp)
+    os.replace(tmp, path)
+
+
+class TrainingRun:
+    """One `train` command's run, writing the model folder `out`.
+
+    Args:
+        out: the model folder to write.
+        resume: continue from `out.partial/` if a checkpoint is there (else start afresh).
+        seed: seeds everything before the model is built.
+        log: where progress lines go (default: stderr via `click.echo`).
+    """
+
+    def __init__(self, out, resume=False, seed=0, log=None):
+        import click
+
+        self.out = os.path.abspath(os.fspath(out))
+        self.work = self.out + ".partial"
+        self.log = log or (lambda message: click.echo(message, err=True))
+        self.state = None
+        if os.path.exists(self.out) and not os.path.isdir(self.out):
+            raise DataError(out, "exists and is not a folder")
+        checkpoint = os.path.join(self.work, CHECKPOINT)
+        if resume and os.path.exists(checkpoint) and os.path.exists(os.path.join(self.work, STATE)):
+            with open(os.path.join(self.work, STATE), encoding="utf-8") as handle:
+                self.state = json.load(handle)
+        else:
+            if resume:
+                self.log(f"--resume: no checkpoint in {self.work}, starting from epoch 1")
+            shutil.rmtree(self.work, ignore_errors=True)
+            os.makedirs(self.assets, exist_ok=True)
+        set_seed(seed + (self.state["epoch"] if self.state else 0))
+
+    @property
+    def resumed(self):
+        return self.state is not None
+
+    @property
+    def assets(self):
+        """Where the task keeps the files its model needs (vocabularies) during the run."""
+        return os.path.join(self.work, "assets")
+
+    def load_checkpoint(self):
+        """The model and optimizer as they were after the last completed epoch."""
+        self.log(f"Resuming from epoch {self.state['epoch']} (checkpoint in {self.work})")
+        return keras.saving.load_model(os.path.join(self.work, CHECKPOINT))
+
+    def fit(
+        self,
+        model,
+        train_data,
+        epochs,
+        evaluate=None,
+        monitor=None,
+        mode="max",
+        patience=None,
+        verbose=None,
+        steps_per_epoch=None,
+    ):
+        """Trains `model` (compiled) on `train_data` for up to `epochs` epochs.
+
+        Args:
+            evaluate: `model -> dict` of dev metrics, run after every epoch.
+            monitor: the metric of `evaluate` to select the best epoch and stop early on
+                (default: the training loss, minimised).
+            mode: `"max"` or `"min"` for `monitor`.
+            patience: stop after this many epochs without a better `monitor`.
+        Returns:
+            dict: `epochs` run, `best_epoch`, `best` (the dev metrics of the best epoch),
+            `history` (per epoch: loss, dev metrics, seconds).
+        """
+        state = self.state or {"epoch": 0, "history": [], "best": None, "best_epoch": 0}
+        callback = _EpochEnd(self, state, evaluate, monitor, mode, patience)
+        if verbose is None:  # progress bars on a terminal, one line per epoch in a log file
+            verbose = "auto" if sys.stdout.isatty() else 2
+        if state["epoch"] < epochs and not state.get("stopped"):
+            warnings.filterwarnings("ignore", message=".*(ran out of data|shuffle=True).*")
+            model.fit(
+                train_data,
+                epochs=epochs,
+                initial_epoch=state["epoch"],
+                callbacks=[callback],
+                verbose=verbose,
+                steps_per_epoch=steps_per_epoch,
+            )
+        best = os.path.join(self.work, BEST)
+        if os.path.exists(best):
+            model.load_weights(best)
+        self.state = state
+        return {
+            "epochs": state["epoch"],
+            "best_epoch": state["best_epoch"],
+            "best": state["best"],
+            "history": state["history"],
+        }
+
+    def finish(self, model, card=None):
+        """Writes the final model folder (model.keras, the assets, card.json, history) and
+        renames it into place; removes the work folder."""
+        tmp = f"{self.out}.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(self.assets, tmp)
+        save_model(model, os.path.join(tmp, "model.keras"))
+        history = (self.state or {}).get("history", [])
+        write_json(os.path.join(tmp, "history.json"), history)
+        plot_history(history, os.path.join(tmp, "history.png"))
+        if card is not None:
+            write_json(os.path.join(tmp, "card.json"), card)
+        old = None
+        if os.path.exists(self.out):
+            old = f"{self.out}.old{os.getpid()}"
+            os.replace(self.out, old)
+        os.replace(tmp, self.out)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+class _EpochEnd(keras.callbacks.Callback):
+    """Dev metrics, best weights, checkpoint and early stopping after every epoch."""
+
+    def __init__(self, run, state, evaluate, monitor, mode, patience):
+        super().__init__()
+        self.run, self.state = run, state
+        self.evaluate, self.monitor, self.mode, self.patience = evaluate, monitor, mode, patience
+        self.started = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.time() - self.started
+        record = {"epoch": epoch + 1, "loss": float((logs or {}).get("loss", math.nan))}
+        dev = self.evaluate(self.model) if self.evaluate else {}
+        record.update({f"dev_{k}": v for k, v in dev.items() if isinstance(v, (int, float))})
+        record["seconds"] = round(seconds, 1)
+        if self.monitor:
+            value, sign = dev[self.monitor], (1 if self.mode == "max" else -1)
+        else:
+            value, sign = record["loss"], -1
+        best = self.state["best"]
+        improved = best is None or sign * value > sign * best["value"]
+        if improved:
+            self.state["best"] = {"value": value, **dev}
+            self.state["best_epoch"] = epoch + 1
+            self.model.save_weights(os.path.join(self.run.work, BEST))
+        self.state["epoch"] = epoch + 1
+        self.state["history"].append(record)
+        waited = epoch + 1 - self.state["best_epoch"]
+        if self.patience is not None and waited >= self.patience:
+            self.state["stopped"] = True
+            self.model.stop_training = True
+        tmp = os.path.join(self.run.work, f"tmp{os.getpid()}.keras")
+        self.model.save(tmp)
+        os.replace(tmp, os.path.join(self.run.work, CHECKPOINT))
+        write_json(os.path.join(self.run.work, STATE), self.state)
+        name = self.monitor or "loss"
+        shown = " ".join(f"{k} {v:.4f}" for k, v in dev.items() if isinstance(v, (int, float)))
+        self.run.log(
+            f"epoch {epoch + 1}: loss {record['loss']:.4f}{' dev ' + shown if shown else ''}"
+            f" ({seconds:.0f} s){'  best ' + name if improved else ''}"
+            f"{'  early stop' if self.state.get('stopped') else ''}"
+        )
+
+
+def plot_history(history, path):
+    """Training loss and dev metrics per epoch as a PNG (matplotlib, no display needed)."""
+    if not history:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    dev_keys = [k for k in history[-1] if k.startswith("dev_")]
+    fig, axes = plt.subplots(1, 2 if dev_keys else 1, figsize=(10 if dev_keys else 5, 3.5))
+    axes = axes if dev_keys else [axes]
+    axes[0].plot(epochs, [h["loss"] for h in history], marker="o")
+    axes[0].set(title="training loss", xlabel="epoch")
+    for key in dev_keys:
+        axes[1].plot(epochs, [h.get(key, math.nan) for h in history], marker="o", label=key[4:])
+    if dev_keys:
+        axes[1].set(title="dev", xlabel="epoch")
+        axes[1].legend()
+    fig.tight_layout()
+    tmp = f"{path}.tmp{os.getpid()}.png"
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,239 @@
+"""Word vectors learned from unlabeled text: skip-gram with negative sampling (word2vec).
+
+No pretrained vectors can be downloaded where the zoo is developed, so it learns its own from the
+text in `../shared/data/unlabeled` (and any other corpus): `python -m pipelines.vectors train
+--train a.txt.gz --train b.txt --out vectors.txt`. The output is the word2vec text format (a
+header line `count dim`, then `word v1 v2 ...`), which GloVe and fastText users know; the NER
+tagger starts its word embeddings from such a file (`pipelines.ner train --vectors FILE`).
+
+Mikolov et al. 2013: each word (the center) predicts the words up to `window` positions away
+(the window shrinks at random, so near words count more), against `negatives` words drawn from
+the unigram distribution raised to 3/4; frequent words are subsampled. The whole epoch runs as
+one TensorFlow loop of sparse SGD updates with a linearly decaying learning rate.
+"""
+
+import os
+import sys
+import time
+
+import click
+import numpy as np
+import tensorflow as tf
+
+from pipelines.errors import DataError
+
+_TABLE_SIZE = 10_000_000
+
+
+def train_word_vectors(
+    sentences,
+    dim=100,
+    window=5,
+    negatives=5,
+    min_count=3,
+    max_size=None,
+    epochs=5,
+    batch_size=1024,
+    learning_rate=0.025,
+    subsample=1e-4,
+    seed=0,
+    log=None,
+):
+    """Learns word vectors from sentences (lists of tokens, kept as they are).
+
+    Returns:
+        (words, vectors): the words kept (count >= `min_count`, most frequent first, at most
+        `max_size`) and a float32 array (len(words), dim).
+    """
+    counts = {}
+    for sentence in sentences:
+        for token in sentence:
+            counts[token] = counts.get(token, 0) + 1
+    words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count]
+    words = words[:max_size] if max_size else words
+    if len(words) < 2:
+        raise ValueError("fewer than two words occur often enough to learn vectors")
+    index = {w: i for i, w in enumerate(words)}
+    freq = np.array([counts[w] for w in words], "float64")
+
+    ids, sentence_ids = [], []
+    for n, sentence in enumerate(sentences):
+        kept = [index[t] for t in sentence if t in index]
+        ids.extend(kept)
+        sentence_ids.extend([n] * len(kept))
+    ids = np.asarray(ids, "int32")
+    sentence_ids = np.asarray(sentence_ids, "int64")
+
+    rng = np.random.default_rng(seed)
+    tf.random.set_seed(seed)
+    share = freq / freq.sum()
+    keep_probability = np.minimum(1.0, np.sqrt(subsample / share) + subsample / share)
+    unigram = freq**0.75
+    table = np.repeat(
+        np.arange(len(words), dtype="int32"),
+        np.maximum(1, np.round(unigram / unigram.sum() * _TABLE_SIZE)).astype("int64"),
+    )
+
+    scale = 0.5 / dim
+    w_in = tf.Variable(rng.uniform(-scale, scale, (len(words), dim)).astype("float32"))
+    w_out = tf.Variable(np.zeros((len(words), dim), "float32"))
+    table_t = tf.constant(table)
+    labels = tf.constant([[1.0] + [0.0] * negatives])
+
+    @tf.function(jit_compile=False)
+    def run_epoch(centers, contexts, lr_start, lr_end):
+        n = tf.shape(centers)[0]
+        steps = (n + batch_size - 1) // batch_size
+        total = tf.constant(0.0)
+        for step in tf.range(steps):
+            lo = step * batch_size
+            c = centers[lo : lo + batch_size]
+            o = contexts[lo : lo + batch_size]
+            b = tf.shape(c)[0]
+            draws = tf.random.uniform((b, negatives), maxval=table_t.shape[0], dtype=tf.int32)
+            targets = tf.concat([o[:, None], tf.gather(table_t, draws)], axis=1)
+            v = tf.gather(w_in, c)  # (b, dim)
+            u = tf.gather(w_out, targets)  # (b, 1 + negatives, dim)
+            logits = tf.einsum("bd,bkd->bk", v, u)
+            loss = tf.nn.sigmoid_cross_entropy_with_logits(
+                tf.broadcast_to(labels, tf.shape(logits)), logits
+            )
+            g = tf.sigmoid(logits) - labels  # d loss / d logits
+            progress = tf.cast(step, tf.float32) / tf.cast(steps, tf.float32)
+            lr = lr_start + (lr_end - lr_start) * progress
+            w_in.scatter_sub(tf.IndexedSlices(lr * tf.einsum("bk,bkd->bd", g, u), c))
+            w_out.scatter_sub(
+                tf.IndexedSlices(
+                    lr * tf.reshape(g[:, :, None] * v[:, None, :], (-1, dim)),
+                    tf.reshape(targets, (-1,)),
+                )
+            )
+            total += tf.reduce_sum(loss)
+        return total / tf.cast(tf.maximum(n, 1), tf.float32)
+
+    floor = learning_rate * 1e-4
+    for epoch in range(epochs):
+        start = time.time()
+        centers, contexts = _pairs(ids, sentence_ids, keep_probability, window, rng)
+        lr_start = learning_rate - (learning_rate - floor) * epoch / epochs
+        lr_end = learning_rate - (learning_rate - floor) * (epoch + 1) / epochs
+        loss = float(
+            run_epoch(
+                tf.constant(centers),
+                tf.constant(contexts),
+                tf.constant(lr_start, tf.float32),
+                tf.constant(lr_end, tf.float32),
+            )
+        )
+        if log:
+            log(
+                f"epoch {epoch + 1}/{epochs}: {len(centers):,} pairs, loss {loss:.4f}, "
+                f"{time.time() - start:.0f} s"
+            )
+    return words, w_in.numpy()
+
+
+def _pairs(ids, sentence_ids, keep_probability, window, rng):
+    """(center, context) pairs of one epoch, shuffled: subsampled tokens, shrinking windows."""
+    kept = rng.random(len(ids)) < keep_probability[ids]
+    ids, sentence_ids = ids[kept], sentence_ids[kept]
+    reach = rng.integers(1, window + 1, len(ids))
+    centers, contexts = [], []
+    for d in range(1, window + 1):
+        same = sentence_ids[:-d] == sentence_ids[d:]
+        forward = same & (reach[:-d] >= d)  # center i, context i + d
+        backward = same & (reach[d:] >= d)  # center i + d, context i
+        centers += [ids[:-d][forward], ids[d:][backward]]
+        contexts += [ids[d:][forward], ids[:-d][backward]]
+    centers, contexts = np.concatenate(centers), np.concatenate(contexts)
+    order = rng.permutation(len(centers))
+    return centers[order], contexts[order]
+
+
+def save_vectors(path, words, vectors):
+    """Writes the word2vec text format, atomically (a temporary file renamed when complete)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(f"{len(words)} {vectors.shape[1]}\n")
+        for word, vector in zip(words, vectors):
+            handle.write(word + " " + " ".join(f"{x:.5f}" for x in vector) + "\n")
+    os.replace(tmp, path)
+
+
+def load_vectors(path):
+    """Reads the word2vec or GloVe text format (the header line is optional).
+
+    Returns (words, vectors as float32 (len(words), dim)); raises `DataError` naming the line of
+    a malformed row.
+    """
+    from pipelines.data.files import read_lines
+
+    lines = read_lines(path)
+    first = lines[0].split()
+    start = 1 if len(first) == 2 and all(part.isdigit() for part in first) else 0
+    words, rows, dim = [], [], None
+    for number, line in enumerate(lines[start:], start + 1):
+        parts = line.rstrip().split(" ")
+        if not line.strip():
+            continue
+        if dim is None:
+            dim = len(parts) - 1
+        if len(parts) - 1 != dim or dim < 1:
+            raise DataError(path, f"expected a word and {dim} numbers", number)
+        try:
+            rows.append([float(x) for x in parts[1:]])
+        except ValueError:
+            raise DataError(path, "a vector component is not a number", number) from None
+        words.append(parts[0])
+    return words, np.asarray(rows, "float32")
+
+
+@click.group()
+def cli():
+    """Word vectors (skip-gram with negative sampling) from unlabeled text."""
+
+
+@cli.command()
+@click.option(
+    "--train", "sources", multiple=True, required=True, help="Text or CoNLL file (repeat)."
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output vectors file.")
+@click.option("--dim", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--window", default=5, show_default=True, type=click.IntRange(1))
+@click.option("--negatives", default=5, show_default=True, type=click.IntRange(1))
+@click.option("--min-count", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--max-size", default=None, type=click.IntRange(2))
+@click.option("--epochs", default=5, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--lowercase", is_flag=True, help="Lower-case every token.")
+def train(sources, out, dim, window, negatives, min_count, max_size, epochs, seed, lowercase):
+    """Learns vectors from plain text (one sentence or paragraph a line) or CoNLL files."""
+    from pipelines.data.corpus import read_token_lines
+    from pipelines.text import normalize_word
+
+    try:
+        sentences = []
+        for source in sources:
+            for tokens in read_token_lines(source):
+                tokens = [normalize_word(t) for t in tokens]
+                sentences.append([t.lower() for t in tokens] if lowercase else tokens)
+    except DataError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{len(sentences):,} lines, {sum(map(len, sentences)):,} tokens", err=True)
+    words, vectors = train_word_vectors(
+        sentences,
+        dim,
+        window,
+        negatives,
+        min_count,
+        max_size,
+        epochs,
+        seed=seed,
+        log=lambda message: click.echo(message, err=True),
+    )
+    save_vectors(out, words, vectors)
+    click.echo(f"{len(words):,} vectors of {dim} written to {out}", err=True)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

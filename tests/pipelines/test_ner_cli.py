@@ -1,0 +1,244 @@
+"""`python -m pipelines.ner` end to end on a tiny corpus the test writes itself."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from pipelines import ner
+
+PEOPLE = ["Anna Smith", "John Brown", "Maria Lopez", "Ken Ito", "Ola Berg"]
+PLACES = ["Paris", "Berlin", "Oslo", "Lima", "Kyoto"]
+VERBS = ["visited", "left", "saw", "loves"]
+
+
+def write_corpus(path, sentences=60, seed=0, extra_type=None):
+    """`PER verb LOC .` sentences in CoNLL-2003 layout (word POS chunk tag), IOB2."""
+    rng = random.Random(seed)
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    for _ in range(sentences):
+        first, last = rng.choice(PEOPLE).split()
+        lines += [f"{first} NNP B-NP B-PER", f"{last} NNP I-NP I-PER"]
+        lines += [f"{rng.choice(VERBS)} VBD B-VP O", f"{rng.choice(PLACES)} NNP B-NP B-LOC"]
+        if extra_type:
+            lines += ["with X X O", f"Acme X X B-{extra_type}"]
+        lines += [". . O O", ""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def invoke(*args):
+    result = CliRunner().invoke(ner.main, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def last_json(output):
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ner")
+    train = write_corpus(folder / "train.conll", 60, seed=0)
+    dev = write_corpus(folder / "dev.conll", 20, seed=1)
+    out = folder / "model"
+    result = invoke(
+        "train",
+        "--train",
+        train,
+        "--dev",
+        dev,
+        "--out",
+        out,
+        "--epochs",
+        3,
+        "--units",
+        8,
+        "--learning-rate",
+        0.02,
+        "--batch-size",
+        8,
+    )
+    assert result.exit_code == 0, result.output
+    return {"folder": folder, "train": train, "dev": dev, "out": out, "output": result.output}
+
+
+def test_train_writes_a_complete_model_folder(trained):
+    out = trained["out"]
+    assert {"model.keras", "words.txt", "chars.txt", "tags.txt", "card.json", "history.png"} <= set(
+        os.listdir(out)
+    )
+    assert not os.path.exists(f"{out}.partial")
+    summary = last_json(trained["output"])
+    assert summary["replicas"] == 1 and summary["epochs"] == 3
+    card = json.loads((out / "card.json").read_text())
+    assert card["task"] == "ner" and card["command"].startswith("python -m pipelines.ner train")
+    assert card["data"]["train"][0]["sha256"] and card["dev_metrics"]["f1"] == summary["dev"]["f1"]
+    assert "Epoch 1/3" in trained["output"]
+
+
+def test_evaluate_reports_entity_metrics(trained):
+    result = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"], "--json")
+    assert result.exit_code == 0, result.output
+    metrics = last_json(result.output)
+    assert set(metrics["per_type"]) == {"LOC", "PER"}
+    assert metrics["f1"] > 0.5  # an easy corpus; three epochs learn most of it
+    assert metrics["f1"] == pytest.approx(last_json(trained["output"])["dev"]["f1"])
+
+
+def test_predict_offsets_point_into_the_text(trained):
+    texts = ["Anna Smith visited Oslo.", "", "Ken  Ito loves Lima ."]
+    result = invoke("predict", "--model", trained["out"], "--json", *texts)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [r["text"] for r in records] == texts
+    assert records[1] == {"text": "", "tokens": [], "tags": [], "entities": []}
+    for record in records:
+        assert len(record["tokens"]) == len(record["tags"])
+        for entity in record["entities"]:
+            assert record["text"][entity["start"] : entity["end"]] == entity["text"]
+            assert 0 <= entity["score"] <= 1
+    plain = invoke("predict", "--model", trained["out"], texts[0])
+    assert plain.output.strip().replace("[", "").replace("]PER", "").replace("]LOC", "") == texts[0]
+
+
+def test_predict_reads_input_file_and_a_long_text(trained, tmp_path):
+    long_text = " ".join(["Anna Smith visited Oslo and"] * 400)  # 2,000 tokens, no sentence end
+    path = tmp_path / "texts.txt"
+    path.write_text(f"Ola Berg left Kyoto.\n{long_text}\n", encoding="utf-8")
+    result = invoke("predict", "--model", trained["out"], "--input", path, "--json")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert len(records) == 2 and len(records[1]["tokens"]) == 2000
+    for entity in records[1]["entities"]:
+        assert long_text[entity["start"] : entity["end"]] == entity["text"]
+
+
+def test_export_runs_with_tensorflow_alone(trained, tmp_path):
+    texts = ["Anna Smith visited Oslo.", "Maria Lopez saw Berlin ."]
+    served = tmp_path / "served"
+    assert invoke("export", "--model", trained["out"], "--out", served).exit_code == 0
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.modules["zoo"] = None
+        sys.modules["pipelines"] = None
+        import tensorflow as tf
+        outputs = tf.saved_model.load({str(served)!r}).signatures["serving_default"](
+            texts=tf.constant({texts!r}))
+        n = outputs["lengths"].numpy()
+        print(json.dumps([[t.decode() for t in row[:k]]
+                          for row, k in zip(outputs["tags"].numpy(), n)]))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH="")
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    served_tags = json.loads(run.stdout.strip().splitlines()[-1])
+    predicted = invoke("predict", "--model", trained["out"], "--json", *texts)
+    assert served_tags == [
+        json.loads(line)["tags"] for line in predicted.output.strip().splitlines()
+    ]
+
+
+def test_init_fine_tunes_with_a_new_tag_set(trained, tmp_path):
+    train = write_corpus(tmp_path / "new.conll", 20, seed=2, extra_type="ORG")
+    out = tmp_path / "tuned"
+    result = invoke(
+        "train",
+        "--init",
+        trained["out"],
+        "--train",
+        train,
+        "--dev",
+        train,
+        "--out",
+        out,
+        "--epochs",
+        2,
+        "--freeze-encoder-epochs",
+        1,
+        "--batch-size",
+        8,
+    )
+    assert result.exit_code == 0, result.output
+    old, new = ner.Vocabularies.load(trained["out"]), ner.Vocabularies.load(out)
+    assert new.words.tokens[: len(old.words)] == old.words.tokens  # known words keep their ids
+    assert "Acme" in new.words and "B-ORG" in new.tags
+    assert "new tag head" in result.output
+
+
+def test_a_crash_leaves_no_model_folder_and_resume_continues(trained, tmp_path, monkeypatch):
+    out = tmp_path / "resumed"
+    args = [
+        "train",
+        "--train",
+        trained["train"],
+        "--dev",
+        trained["dev"],
+        "--out",
+        out,
+        "--units",
+        8,
+        "--batch-size",
+        8,
+        "--epochs",
+        2,
+    ]
+    calls = []
+    real = ner._dev_metrics
+
+    def crash_in_epoch_2(*a):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return real(*a)
+
+    monkeypatch.setattr(ner, "_dev_metrics", crash_in_epoch_2)
+    result = CliRunner().invoke(ner.main, [str(a) for a in args])
+    assert result.exit_code != 0
+    assert not out.exists() and (tmp_path / "resumed.partial" / "checkpoint.keras").exists()
+    monkeypatch.setattr(ner, "_dev_metrics", real)
+    result = invoke(*args, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "Resuming from epoch 1" in result.output and "Epoch 2/2" in result.output
+    assert "Epoch 1/2" not in result.output
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        ("", "empty file"),
+        ("Anna B-PER\nSmith\n", ":2: token 'Smith' has no tag column"),
+        ("Anna X-PER\n", ":1: tag 'X-PER' is not O"),
+        (b"Anna \xff B-PER\n", ":1: not UTF-8"),
+    ],
+)
+def test_bad_data_exits_2_naming_file_and_line(trained, tmp_path, content, message):
+    path = tmp_path / "bad.conll"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    result = invoke("evaluate", "--model", trained["out"], "--data", path)
+    assert result.exit_code == 2
+    assert str(path) in result.output and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_model_lists_the_available_ones(tmp_path):
+    result = invoke("predict", "--model", "no-such-model", "x")
+    assert result.exit_code == 2
+    assert "no-such-model" in result.output and "available" in result.output
