@@ -20,6 +20,7 @@ import click
 import numpy as np
 import tensorflow as tf
 
+from pipelines.cli import quiet_tensorflow, reports_bad_input
 from pipelines.errors import DataError
 
 _TABLE_SIZE = 10_000_000
@@ -67,7 +68,10 @@ def train_word_vectors(
     rng = np.random.default_rng(seed)
     tf.random.set_seed(seed)
     share = freq / freq.sum()
-    keep_probability = np.minimum(1.0, np.sqrt(subsample / share) + subsample / share)
+    if subsample > 0:  # word2vec's formula: frequent words are kept with probability < 1
+        keep_probability = np.minimum(1.0, np.sqrt(subsample / share) + subsample / share)
+    else:
+        keep_probability = np.ones_like(share)
     unigram = freq**0.75
     table = np.repeat(
         np.arange(len(words), dtype="int32"),
@@ -80,7 +84,7 @@ def train_word_vectors(
     table_t = tf.constant(table)
     labels = tf.constant([[1.0] + [0.0] * negatives])
 
-    @tf.function(jit_compile=False)
+    @tf.function(reduce_retracing=True)
     def run_epoch(centers, contexts, lr_start, lr_end):
         n = tf.shape(centers)[0]
         steps = (n + batch_size - 1) // batch_size
@@ -101,12 +105,12 @@ def train_word_vectors(
             g = tf.sigmoid(logits) - labels  # d loss / d logits
             progress = tf.cast(step, tf.float32) / tf.cast(steps, tf.float32)
             lr = lr_start + (lr_end - lr_start) * progress
-            w_in.scatter_sub(tf.IndexedSlices(lr * tf.einsum("bk,bkd->bd", g, u), c))
-            w_out.scatter_sub(
-                tf.IndexedSlices(
-                    lr * tf.reshape(g[:, :, None] * v[:, None, :], (-1, dim)),
-                    tf.reshape(targets, (-1,)),
-                )
+            _sgd_update(w_in, c, tf.einsum("bk,bkd->bd", g, u), lr)
+            _sgd_update(
+                w_out,
+                tf.reshape(targets, (-1,)),
+                tf.reshape(g[:, :, None] * v[:, None, :], (-1, dim)),
+                lr,
             )
             total += tf.reduce_sum(loss)
         return total / tf.cast(tf.maximum(n, 1), tf.float32)
@@ -131,6 +135,18 @@ def train_word_vectors(
                 f"{time.time() - start:.0f} s"
             )
     return words, w_in.numpy()
+
+
+def _sgd_update(variable, rows, gradients, lr):
+    """One SGD step on the rows of `variable` a batch touched. A row that occurs k times in the
+    batch moves by the mean of its k gradients, not their sum, so that a word frequent in a
+    small corpus does not take k steps at once (and diverge)."""
+    unique, position = tf.unique(rows)
+    total = tf.math.unsorted_segment_sum(gradients, position, tf.shape(unique)[0])
+    count = tf.math.unsorted_segment_sum(
+        tf.ones_like(rows, tf.float32), position, tf.shape(unique)[0]
+    )
+    variable.scatter_sub(tf.IndexedSlices(lr * total / count[:, None], unique))
 
 
 def _pairs(ids, sentence_ids, keep_probability, window, rng):
@@ -191,6 +207,7 @@ def load_vectors(path):
 @click.group()
 def cli():
     """Word vectors (skip-gram with negative sampling) from unlabeled text."""
+    quiet_tensorflow()
 
 
 @cli.command()
@@ -206,19 +223,17 @@ def cli():
 @click.option("--epochs", default=5, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--lowercase", is_flag=True, help="Lower-case every token.")
+@reports_bad_input
 def train(sources, out, dim, window, negatives, min_count, max_size, epochs, seed, lowercase):
     """Learns vectors from plain text (one sentence or paragraph a line) or CoNLL files."""
     from pipelines.data.corpus import read_token_lines
     from pipelines.text import normalize_word
 
-    try:
-        sentences = []
-        for source in sources:
-            for tokens in read_token_lines(source):
-                tokens = [normalize_word(t) for t in tokens]
-                sentences.append([t.lower() for t in tokens] if lowercase else tokens)
-    except DataError as error:
-        raise click.ClickException(str(error)) from None
+    sentences = []
+    for source in sources:
+        for tokens in read_token_lines(source):
+            tokens = [normalize_word(t) for t in tokens]
+            sentences.append([t.lower() for t in tokens] if lowercase else tokens)
     click.echo(f"{len(sentences):,} lines, {sum(map(len, sentences)):,} tokens", err=True)
     words, vectors = train_word_vectors(
         sentences,

@@ -37,7 +37,8 @@ _TITLES = (
     "Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|Rev|Inc|Corp|Ltd|Co|Bros|"
     "No|vs|etc|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
 )
-_CLITICS = "'s|'S|'re|'RE|'ve|'VE|'ll|'LL|'d|'D|'m|'M"
+_CLITIC_LETTERS = "s|S|re|RE|ve|VE|ll|LL|d|D|m|M"
+_CLITICS = "|".join("'" + letters for letters in _CLITIC_LETTERS.split("|"))
 
 
 def _stage1(engine):
@@ -45,10 +46,9 @@ def _stage1(engine):
     return "|".join(
         [
             rf"https?://{_NOT_S}+[^{_SPACE}{MARK}.,;:!?'\")\]]",  # a URL, no trailing punctuation
-            r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # an e-mail address (ASCII)
+            r"[A-Za-z0-9_.+-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+",  # an e-mail address (ASCII)
             r"(?:[A-Za-z]\.){2,}",  # U.S., e.g.
             r"[0-9]+(?:[.,:/][0-9]+)+",  # 1,000.50  12:30  22/11/2026
-            rf"(?:{_CLITICS}|n't|N'T)\b",  # a clitic standing alone
             rf"{w}+(?:[-'’]{w}+)*",  # words, hyphenated words, O'Neill, didn't, John's
             rf"\.\.\.|--|{_NOT_S}",  # ellipsis, dash, or any other single character
         ]
@@ -64,6 +64,8 @@ def _stage2(engine):
         (rf"({w})(n't|N'T){MARK}", f"{g1}{MARK}{MARK}{g2}{MARK}"),
         # John|'s, O'Neill|'s
         (rf"({w})({_CLITICS}){MARK}", f"{g1}{MARK}{MARK}{g2}{MARK}"),
+        # ' + s -> 's: a clitic standing alone (`the dog 's`)
+        (rf"{MARK}'{MARK}{MARK}({_CLITIC_LETTERS}){MARK}", f"{MARK}'{g1}{MARK}"),
         # Mr + . -> Mr. before white space or the end
         (rf"{MARK}({_TITLES}){MARK}{MARK}\.{MARK}({_S}|$)", f"{MARK}{g1}.{MARK}{g2}"),
     ]

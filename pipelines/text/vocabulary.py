@@ -145,6 +145,7 @@ class Vocabulary:
             "w", encoding="utf-8", dir=folder, delete=False, suffix=".tmp"
         ) as handle:
             handle.writelines(_escape(t) + "\n" for t in self._tokens)
+        os.chmod(handle.name, 0o644)  # mkstemp's 0600 would hide a shipped model's files
         os.replace(handle.name, path)  # never a half-written vocabulary
 
     @classmethod

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.data import convert_scheme, read_conll
+from pipelines.data import convert_scheme, entity_spans, read_conll
 from pipelines.data.conll import detect_scheme
 from pipelines.errors import DataError
 
@@ -124,3 +124,29 @@ def test_missing_file_and_bioes_in_iob2_file(tmp_path):
 def test_a_line_of_zero_width_characters_is_blank(tmp_path):
     path = write(tmp_path, "Channel\tB-corporation\n!\tO\n\ufeff\n\nNext\tO\n")
     assert [s.tokens for s in read_conll(path)] == [["Channel", "!"], ["Next"]]
+
+
+@pytest.mark.parametrize(
+    "tags, spans",
+    [
+        (["B-PER", "I-PER", "O", "I-LOC"], [("PER", 0, 2), ("LOC", 3, 4)]),
+        (["B-PER", "B-PER", "I-ORG"], [("PER", 0, 1), ("PER", 1, 2), ("ORG", 2, 3)]),
+        (["S-LOC", "B-ORG", "E-ORG", "O"], [("LOC", 0, 1), ("ORG", 1, 3)]),
+        (["O", "O"], []),
+        ([], []),
+    ],
+)
+def test_entity_spans_read_chunks_like_conlleval(tags, spans):
+    assert entity_spans(tags) == spans
+
+
+def test_gzip_files_are_read(tmp_path):
+    import gzip
+
+    path = tmp_path / "train.conll.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.write("EU B-ORG\nrejects O\n")
+    assert read_conll(path)[0].tokens == ["EU", "rejects"]
+    (tmp_path / "cut.conll.gz").write_bytes(path.read_bytes()[:-6])
+    with pytest.raises(DataError, match="not a complete gzip file"):
+        read_conll(tmp_path / "cut.conll.gz")

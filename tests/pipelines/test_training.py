@@ -1,0 +1,137 @@
+"""The shared training loop: checkpoints, resume, early stopping, atomic model folders."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines.training import TrainingRun, plot_history, write_json
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class Tiny(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(1)
+
+    def build(self, input_shape=None):
+        self.dense.build((None, 2))
+        self.built = True
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def arrays():
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    return x, x @ np.array([[1.0], [-2.0]], "float32")
+
+
+def data():
+    return tf.data.Dataset.from_tensor_slices(arrays()).batch(16)
+
+
+def new_model():
+    model = Tiny()
+    model.build()
+    model.compile(keras.optimizers.Adam(0.1), loss="mse")
+    return model
+
+
+def test_fit_and_finish_write_the_folder_atomically(tmp_path):
+    out = tmp_path / "model"
+    run = TrainingRun(out, log=lambda m: None)
+    assert os.path.isdir(run.assets) and not out.exists()
+    (tmp_path / "model.partial" / "assets" / "vocab.txt").write_text("a\n")
+    model = new_model()
+    result = run.fit(model, data(), epochs=3, verbose=0)
+    assert result["epochs"] == 3 and len(result["history"]) == 3
+    assert not out.exists()  # nothing at the final name until finish
+    run.finish(model, card={"task": "test"})
+    assert sorted(os.listdir(out)) == [
+        "card.json",
+        "history.json",
+        "history.png",
+        "model.keras",
+        "vocab.txt",
+    ]
+    assert not (tmp_path / "model.partial").exists()
+    loaded = keras.saving.load_model(out / "model.keras")
+    assert getattr(loaded, "optimizer", None) is None  # shipped without optimizer state
+    np.testing.assert_allclose(loaded(arrays()[0]), model(arrays()[0]), rtol=1e-6)
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path):
+    scores = iter([0.5, 0.9, 0.7, 0.6, 0.8])
+    run = TrainingRun(tmp_path / "m", log=lambda m: None)
+    model = new_model()
+    weights = {}
+
+    def evaluate(m):
+        score = next(scores)
+        weights[score] = [w.copy() for w in m.get_weights()]
+        return {"f1": score}
+
+    result = run.fit(
+        model, data(), epochs=5, evaluate=evaluate, monitor="f1", patience=2, verbose=0
+    )
+    assert result["epochs"] == 4 and result["best_epoch"] == 2 and result["best"]["f1"] == 0.9
+    for got, want in zip(model.get_weights(), weights[0.9]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_resume_starts_after_the_last_completed_epoch(tmp_path):
+    out = tmp_path / "m"
+    messages = []
+    run = TrainingRun(out, log=messages.append)
+    model = new_model()
+    with pytest.raises(KeyboardInterrupt):
+        run.fit(
+            model,
+            data(),
+            epochs=4,
+            evaluate=_interrupt_after(2),
+            monitor="loss",
+            mode="min",
+            verbose=0,
+        )
+    state = json.loads((tmp_path / "m.partial" / "state.json").read_text())
+    assert state["epoch"] == 2
+    resumed = TrainingRun(out, resume=True, log=messages.append)
+    assert resumed.resumed
+    model = resumed.load_checkpoint()
+    assert int(model.optimizer.iterations.numpy()) > 0  # optimizer state came back too
+    result = resumed.fit(model, data(), epochs=4, verbose=0)
+    assert [h["epoch"] for h in result["history"]] == [1, 2, 3, 4]
+    assert any("Resuming from epoch 2" in m for m in messages)
+
+
+def _interrupt_after(epochs):
+    calls = []
+
+    def evaluate(model):
+        calls.append(1)
+        if len(calls) > epochs:
+            raise KeyboardInterrupt
+        return {"loss": 1.0 / len(calls)}
+
+    return evaluate
+
+
+def test_resume_without_a_checkpoint_starts_afresh(tmp_path):
+    messages = []
+    run = TrainingRun(tmp_path / "m", resume=True, log=messages.append)
+    assert not run.resumed and "starting from epoch 1" in messages[0]
+
+
+def test_write_json_and_plot(tmp_path):
+    write_json(tmp_path / "a.json", {"x": 1})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
+    plot_history(
+        [{"epoch": 1, "loss": 2.0, "dev_f1": 0.5}, {"epoch": 2, "loss": 1.0, "dev_f1": 0.6}],
+        tmp_path / "h.png",
+    )
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
