@@ -95,7 +95,23 @@ class Vocabularies:
         return {"words": words, "chars": chars}
 
 
-def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0):
+def singletons(vocabs, sentences):
+    """A boolean per word id: the word occurs exactly once in `sentences`."""
+    from collections import Counter
+
+    from pipelines.text import normalize_word
+
+    counts = Counter(vocabs.words.id(normalize_word(t)) for tokens, _ in sentences for t in tokens)
+    once = np.zeros(len(vocabs.words), bool)
+    once[[i for i, c in counts.items() if c == 1]] = True
+    once[vocabs.words.unk_id] = False
+    return once
+
+
+def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0, word_dropout=0.0):
+    """Padded, length-bucketed batches `({"words", "chars"}, tags)`. With `word_dropout`, each
+    word seen once in `sentences` is replaced by `<UNK>` with that probability, afresh every
+    epoch (Lample et al. 2016), so that `<UNK>` learns to stand for words unseen in training."""
     import tensorflow as tf
 
     from pipelines.data import bucketed_dataset
@@ -115,7 +131,16 @@ def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0):
     dataset = bucketed_dataset(
         examples, signature, batch_size, shuffle=shuffle, seed=seed, pad_to_multiple=8
     )
-    return dataset.map(lambda b: ({"words": b["words"], "chars": b["chars"]}, b["tags"]))
+    once = tf.constant(singletons(vocabs, sentences)) if word_dropout else None
+
+    def split(batch):
+        words = batch["words"]
+        if once is not None:
+            drop = tf.gather(once, words) & (tf.random.uniform(tf.shape(words)) < word_dropout)
+            words = tf.where(drop, vocabs.words.unk_id, words)
+        return {"words": words, "chars": batch["chars"]}, batch["tags"]
+
+    return dataset.map(split)
 
 
 # === Models ===
@@ -375,6 +400,20 @@ def main():
 @click.option("--head", type=click.Choice(["crf", "softmax"]), default=None)
 @click.option("--char-encoder", type=click.Choice(["lstm", "cnn"]), default=None)
 @click.option(
+    "--word-dropout",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Replace words seen once in training by <UNK> with this probability.",
+)
+@click.option(
+    "--scheme",
+    type=click.Choice(["auto", "iob1", "iob2", "bioes"]),
+    default="auto",
+    show_default=True,
+    help="Tag scheme of the data files (converted to IOB2).",
+)
+@click.option(
     "--freeze-encoder-epochs",
     default=0,
     show_default=True,
@@ -402,6 +441,8 @@ def train(
     rnn,
     head,
     char_encoder,
+    word_dropout,
+    scheme,
     freeze_encoder_epochs,
 ):
     """Trains a tagger (or fine-tunes one with --init) and writes it to --out."""
@@ -416,9 +457,11 @@ def train(
     patience = patience or 5
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     sentences = [
-        s for source in train_sources for s in read_tagged(source, max_examples, data_format)
+        s
+        for source in train_sources
+        for s in read_tagged(source, max_examples, data_format, scheme)
     ]
-    dev = read_tagged(dev_source, max_examples, data_format) if dev_source else None
+    dev = read_tagged(dev_source, max_examples, data_format, scheme) if dev_source else None
     run = TrainingRun(out, resume=resume, seed=seed, log=log)
 
     if run.resumed:
@@ -461,7 +504,12 @@ def train(
     if unknown:
         raise DataError(dev_source, f"tags not in the training data: {', '.join(sorted(unknown))}")
     dataset = make_dataset(
-        vocabs, sentences, batch_size, shuffle=True, seed=seed + (run.state or {}).get("epoch", 0)
+        vocabs,
+        sentences,
+        batch_size,
+        shuffle=True,
+        seed=seed + (run.state or {}).get("epoch", 0),
+        word_dropout=word_dropout,
     )
     evaluate = (lambda m: _dev_metrics(m, vocabs, dev)) if dev else None
     monitor = "f1" if dev else None
@@ -532,11 +580,18 @@ def make_card(
 @click.option("--data", required=True, help="A CoNLL file or tfds:NAME[:SPLIT].")
 @click.option("--format", "data_format", default=None)
 @cli.max_examples_option
+@click.option(
+    "--scheme",
+    type=click.Choice(["auto", "iob1", "iob2", "bioes"]),
+    default="auto",
+    show_default=True,
+    help="Tag scheme of the data file.",
+)
 @cli.json_option
 @cli.reports_bad_input
-def evaluate(model, data, data_format, max_examples, as_json):
+def evaluate(model, data, data_format, max_examples, scheme, as_json):
     """Entity-level precision, recall and F1 (conlleval's counting), overall and per type."""
-    sentences = read_tagged(data, max_examples, data_format)
+    sentences = read_tagged(data, max_examples, data_format, scheme)
     tagger, vocabs, _ = load_tagger(model)
     metrics = evaluate_model(tagger, vocabs, sentences)
     if as_json:

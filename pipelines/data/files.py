@@ -10,6 +10,14 @@ from pipelines.errors import DataError
 def read_lines(path):
     """The lines of a UTF-8 text file (line ends removed); `.gz` files are decompressed.
 
+    Raises `DataError` as `read_text` does.
+    """
+    return read_text(path).splitlines()
+
+
+def read_text(path):
+    """The text of a UTF-8 file (`.gz` decompressed, a byte-order mark dropped).
+
     Raises `DataError` for a missing file, a folder, an empty or binary file, or bytes that are
     not UTF-8 (naming the line).
     """
@@ -40,4 +48,4 @@ def read_lines(path):
         raise DataError(path, f"not UTF-8 text (byte 0x{data[error.start]:02x})", line) from None
     if text.startswith("\ufeff"):  # a byte-order mark
         text = text[1:]
-    return text.splitlines()
+    return text
