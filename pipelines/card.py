@@ -23,11 +23,16 @@ def describe_source(source):
 
 
 def machine():
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-    }
+    processor = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            names = [
+                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
+            ]
+        processor = names[0] if names else processor
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "processor": processor, "cpus": os.cpu_count()}
 
 
 def versions():
@@ -44,15 +49,7 @@ def versions():
     }
 
 
-def _root():
-    import click
-
-    return click.get_current_context().find_root().info_name
-
-
-def describe_run(
-    task, model, architecture, sizes, train_sources, dev_source, result, seconds, extra=None
-):
+def describe_run(task, model, architecture, sizes, train_sources, dev_source, result, extra=None):
     """The card of a model just trained by `python -m pipelines.<task> train ...`."""
     best = {k: v for k, v in (result.get("best") or {}).items() if k != "value"}
     return {
@@ -64,11 +61,13 @@ def describe_run(
             "train": [describe_source(s) for s in train_sources],
             "dev": describe_source(dev_source) if dev_source else None,
         },
-        "command": command_line().replace(f"pipelines.{_root()}", f"pipelines.{task}", 1),
+        # the command that reproduces the model (a --resume continues the same command)
+        "command": command_line(task).replace(" --resume", ""),
         "dev_metrics": best,
         "epochs": result.get("epochs"),
         "best_epoch": result.get("best_epoch"),
-        "training_seconds": round(seconds, 1),
+        # the epochs' own time (dev evaluation excluded), summed over interrupted runs
+        "training_seconds": round(sum(h.get("seconds", 0) for h in result.get("history", [])), 1),
         "epoch_seconds": [h.get("seconds") for h in result.get("history", [])],
         "machine": machine(),
         "versions": versions(),

@@ -124,13 +124,13 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 max_examples_option = click.option("--max-examples", default=None, type=click.IntRange(1))
 
 
-def command_line():
+def command_line(task):
     """The running command as a user would type it: `python -m pipelines.<task> <verb>` and
     the options given (those that differ from their defaults), for model cards."""
     import shlex
 
     ctx = click.get_current_context()
-    words = ["python", "-m", f"pipelines.{ctx.find_root().info_name or 'task'}", ctx.info_name]
+    words = ["python", "-m", f"pipelines.{task}", ctx.info_name]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if value == param.default or value is None or value == () or value is False:

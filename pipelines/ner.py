@@ -533,7 +533,7 @@ def train(
     result = run.fit(model, dataset, epochs, evaluate, monitor, patience=patience)
     seconds = time.time() - started
     card = make_card(
-        model, vocabs, architecture, train_sources, dev_source, result, seconds, init_model, vectors
+        model, vocabs, architecture, train_sources, dev_source, result, init_model, vectors
     )
     run.finish(model, card=card)
     cli.print_json(
@@ -553,10 +553,8 @@ def _dev_metrics(model, vocabs, dev):
     return {k: metrics[k] for k in ("precision", "recall", "f1")}
 
 
-def make_card(
-    model, vocabs, architecture, sources, dev_source, result, seconds, init_model, vectors
-):
-    from pipelines.card import describe_run
+def make_card(model, vocabs, architecture, sources, dev_source, result, init_model, vectors):
+    from pipelines.card import describe_run, describe_source
 
     return describe_run(
         task="ner",
@@ -570,8 +568,7 @@ def make_card(
         train_sources=sources,
         dev_source=dev_source,
         result=result,
-        seconds=seconds,
-        extra={"init": init_model, "vectors": vectors},
+        extra={"init": init_model, "vectors": describe_source(vectors) if vectors else None},
     )
 
 

@@ -102,6 +102,9 @@ class TrainingRun:
 
     def load_checkpoint(self):
         """The model and optimizer as they were after the last completed epoch."""
+        import zoo.layers  # noqa: F401  (registers the zoo's classes for deserialisation)
+        import zoo.models  # noqa: F401
+
         self.log(f"Resuming from epoch {self.state['epoch']} (checkpoint in {self.work})")
         return keras.saving.load_model(os.path.join(self.work, CHECKPOINT))
 

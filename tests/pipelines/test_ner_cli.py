@@ -242,3 +242,13 @@ def test_unknown_model_lists_the_available_ones(tmp_path):
     result = invoke("predict", "--model", "no-such-model", "x")
     assert result.exit_code == 2
     assert "no-such-model" in result.output and "available" in result.output
+
+
+def test_predict_reads_standard_input(trained):
+    result = CliRunner().invoke(
+        ner.main,
+        ["predict", "--model", str(trained["out"]), "--json"],
+        input="Ola Berg left Lima.\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["text"] == "Ola Berg left Lima."
