@@ -400,6 +400,13 @@ def main():
 @click.option("--head", type=click.Choice(["crf", "softmax"]), default=None)
 @click.option("--char-encoder", type=click.Choice(["lstm", "cnn"]), default=None)
 @click.option(
+    "--max-vectors",
+    default=40_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Use the first N words of the vectors file (word2vec files list the most frequent first).",
+)
+@click.option(
     "--word-dropout",
     default=0.5,
     show_default=True,
@@ -436,6 +443,7 @@ def train(
     resume,
     data_format,
     vectors,
+    max_vectors,
     min_count,
     units,
     rnn,
@@ -496,6 +504,8 @@ def train(
             from pipelines.vectors import load_vectors
 
             loaded = load_vectors(vectors) if vectors else None
+            if loaded:
+                loaded = (loaded[0][:max_vectors], loaded[1][:max_vectors])
             vocabs = Vocabularies.build(sentences, min_count, loaded[0] if loaded else ())
             model = build_tagger(vocabs, architecture, loaded, log)
         vocabs.save(run.assets)

@@ -49,8 +49,12 @@ def trained(tmp_path_factory):
     train = write_corpus(folder / "train.conll", 60, seed=0)
     dev = write_corpus(folder / "dev.conll", 20, seed=1)
     out = folder / "model"
+    rows = [f"{w} " + " ".join(["0.1"] * 100) for w in ["Anna", "Paris", "unseen-word"]]
+    (folder / "vectors.txt").write_text("3 100\n" + "\n".join(rows) + "\n")
     result = invoke(
         "train",
+        "--vectors",
+        folder / "vectors.txt",
         "--train",
         train,
         "--dev",
@@ -82,6 +86,8 @@ def test_train_writes_a_complete_model_folder(trained):
     assert card["task"] == "ner" and card["command"].startswith("python -m pipelines.ner train")
     assert card["data"]["train"][0]["sha256"] and card["dev_metrics"]["f1"] == summary["dev"]["f1"]
     assert "Epoch 1/3" in trained["output"]
+    assert "word vectors for 3 of" in trained["output"] and card["vectors"]["sha256"]
+    assert "unseen-word" in ner.Vocabularies.load(out).words  # words with vectors are kept
 
 
 def test_evaluate_reports_entity_metrics(trained):

@@ -1,5 +1,6 @@
 """Ready architectures built from `zoo.layers` (the tagger, classifier, LM and seq2seq)."""
 
+from zoo.models.language_model import LanguageModel
 from zoo.models.ner_tagger import NERTagger
 
-__all__ = ["NERTagger"]
+__all__ = ["LanguageModel", "NERTagger"]
