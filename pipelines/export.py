@@ -128,3 +128,97 @@ def export_tagger(model, vocabs, out, max_word_chars):
         archive.write_out(folder, verbose=False)
 
     write_atomically(out, write)
+
+
+def export_language_model(model, tokens, out):
+    """A SavedModel of a language model (`pipelines.lm.Tokens` describes its text):
+
+    - `serving_default(texts)`: `texts` a (batch,) string tensor -> `log_prob` (batch,) the
+      natural-log probability of each text read from `<BOS>` (to `<EOS>` for a `lines` model),
+      `tokens` (batch,) how many tokens were scored, `log_prob_per_token` (batch,).
+    - `generate(prompt, length, temperature)`: scalars (string, int32, float32) -> `text`, a
+      sample continuing `prompt` (without it), drawn inside the graph; never `<UNK>`.
+    """
+    import keras
+
+    vocab = tokens.vocab
+    table = vocab.lookup_table()
+    names = tf.constant(vocab.tokens)
+    separator = "" if tokens.level == "char" else " "
+    bos, eos = vocab.bos_id, vocab.eos_id
+    banned = tf.constant(
+        [i in (vocab.pad_id, vocab.unk_id, bos) for i in range(len(vocab))], tf.bool
+    )
+
+    def pieces(texts):
+        if tokens.level == "char":
+            return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
+        return graph_word_tokenize(texts)[0]
+
+    def encode(texts):
+        ids = tf.cast(tf.ragged.map_flat_values(table.lookup, pieces(texts)), tf.int32)
+        rows = tf.shape(texts)[0]
+        parts = [tf.fill([rows, 1], bos), ids]
+        if tokens.format == "lines":
+            parts.append(tf.fill([rows, 1], eos))
+        return tf.concat(parts, axis=1)
+
+    def serve(texts):
+        ids = encode(texts).to_tensor(0)
+        x, y = ids[:, :-1], ids[:, 1:]
+        x = tf.where(y > 0, x, 0)
+        log_p = model.log_probabilities(x, y)
+        counts = tf.reduce_sum(tf.cast(y > 0, tf.int32), axis=1)
+        total = tf.reduce_sum(log_p, axis=1)
+        return {
+            "log_prob": total,
+            "tokens": counts,
+            "log_prob_per_token": total / tf.maximum(tf.cast(counts, tf.float32), 1.0),
+        }
+
+    def generate(prompt, length, temperature):
+        primer = encode(prompt[None])
+        if tokens.format == "lines":
+            primer = primer[:, :-1]  # the prompt does not end the sequence
+        logits, states = model(primer.to_tensor(0), return_states=True)
+        last = tf.cast(logits[:, -1], tf.float32)
+
+        def body(step, last, states, out, done):
+            scores = tf.where(banned[None], tf.constant(-1e9), last / temperature)
+            draw = tf.cast(tf.random.categorical(scores, 1)[:, 0], tf.int32)
+            done = done | tf.equal(draw[0], eos)
+            out = out.write(step, tf.where(done, 0, draw[0]))
+            logits, states = model(draw[:, None], states=states, return_states=True)
+            return step + 1, tf.cast(logits[:, -1], tf.float32), states, out, done
+
+        out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+        _, _, _, out, _ = tf.while_loop(
+            lambda step, last, states, out, done: (step < length) & ~done,
+            body,
+            (tf.constant(0), last, states, out, tf.constant(False)),
+        )
+        drawn = out.stack()
+        drawn = tf.boolean_mask(drawn, drawn > 0)
+        return {"text": tf.strings.reduce_join(tf.gather(names, drawn), separator=separator)}
+
+    def write(folder):
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.track(table)
+        archive.add_endpoint(
+            "serving_default",
+            serve,
+            input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
+        )
+        archive.add_endpoint(
+            "generate",
+            generate,
+            input_signature=[
+                tf.TensorSpec([], tf.string, name="prompt"),
+                tf.TensorSpec([], tf.int32, name="length"),
+                tf.TensorSpec([], tf.float32, name="temperature"),
+            ],
+        )
+        archive.write_out(folder, verbose=False)
+
+    write_atomically(out, write)

@@ -119,6 +119,7 @@ class TrainingRun:
         patience=None,
         verbose=None,
         steps_per_epoch=None,
+        callbacks=(),
     ):
         """Trains `model` (compiled) on `train_data` for up to `epochs` epochs.
 
@@ -128,6 +129,7 @@ class TrainingRun:
                 (default: the training loss, minimised).
             mode: `"max"` or `"min"` for `monitor`.
             patience: stop after this many epochs without a better `monitor`.
+            callbacks: more Keras callbacks (they run before the checkpointing one).
         Returns:
             dict: `epochs` run, `best_epoch`, `best` (the dev metrics of the best epoch),
             `history` (per epoch: loss, dev metrics, seconds).
@@ -142,7 +144,7 @@ class TrainingRun:
                 train_data,
                 epochs=epochs,
                 initial_epoch=state["epoch"],
-                callbacks=[callback],
+                callbacks=[*callbacks, callback],
                 verbose=verbose,
                 steps_per_epoch=steps_per_epoch,
             )

@@ -1,0 +1,153 @@
+"""`python -m pipelines.lm` end to end on tiny corpora the test writes itself."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from pipelines import lm
+
+NAMES = ["Aardonyx", "Abelisaurus", "Achelousaurus", "Brachiosaurus", "Tyrannosaurus", "Raptor"]
+
+
+def invoke(*args):
+    result = CliRunner().invoke(lm.main, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def lines_of(output):
+    return [line for line in output.strip().splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lm")
+    (folder / "names.txt").write_text("\n".join(NAMES * 10) + "\n")
+    (folder / "play.txt").write_text("To be, or not to be, that is the question.\n" * 60)
+    names = folder / "names-lm"
+    result = invoke(
+        "train",
+        "--train",
+        folder / "names.txt",
+        "--format",
+        "lines",
+        "--out",
+        names,
+        "--epochs",
+        3,
+        "--units",
+        16,
+        "--depth",
+        1,
+        "--batch-size",
+        8,
+        "--learning-rate",
+        0.02,
+    )
+    assert result.exit_code == 0, result.output
+    play = folder / "play-lm"
+    result = invoke(
+        "train",
+        "--train",
+        folder / "play.txt",
+        "--dev",
+        folder / "play.txt",
+        "--out",
+        play,
+        "--epochs",
+        2,
+        "--units",
+        16,
+        "--depth",
+        2,
+        "--batch-size",
+        4,
+        "--bptt",
+        20,
+        "--learning-rate",
+        0.02,
+    )
+    assert result.exit_code == 0, result.output
+    return {"folder": folder, "names": names, "play": play, "play_output": result.output}
+
+
+def test_model_folders(models):
+    for name in ("names", "play"):
+        assert {"model.keras", "vocab.txt", "lm.json", "card.json"} <= set(os.listdir(models[name]))
+    card = json.loads((models["play"] / "card.json").read_text())
+    assert card["architecture"]["format"] == "text" and card["architecture"]["bptt"] == 20
+    assert "nats_per_token" in card["dev_metrics"]
+
+
+def test_evaluate_reports_nats_bits_and_perplexity(models):
+    result = invoke(
+        "evaluate", "--model", models["play"], "--data", models["folder"] / "play.txt", "--json"
+    )
+    metrics = json.loads(lines_of(result.output)[-1])
+    assert metrics["bits_per_token"] == pytest.approx(metrics["nats_per_token"] / math.log(2))
+    assert metrics["perplexity"] == pytest.approx(math.exp(metrics["nats_per_token"]))
+    assert metrics["tokens"] == len("To be, or not to be, that is the question.\n" * 60) - 1
+    assert metrics["nats_per_token"] < math.log(20)  # learned something about this text
+
+
+def test_samples_are_reproducible_and_never_unknown(models):
+    args = ["sample", "--model", models["names"], "--num", 5, "--seed", 3, "--length", 30]
+    first, second = invoke(*args), invoke(*args)
+    assert first.exit_code == 0, first.output
+    assert first.output == second.output and len(lines_of(first.output)) == 5
+    assert "<UNK>" not in first.output and "<BOS>" not in first.output
+    other = invoke("sample", "--model", models["names"], "--num", 5, "--seed", 4, "--length", 30)
+    assert other.output != first.output
+    prompted = invoke("sample", "--model", models["play"], "--prompt", "To be", "--length", 10)
+    assert prompted.output.startswith("To be")
+
+
+def test_score_prefers_the_familiar_text(models):
+    result = invoke("score", "--model", models["names"], "--json", "Tyrannosaurus", "Xqzzkwv")
+    familiar, odd = [json.loads(line) for line in lines_of(result.output)]
+    assert familiar["log_prob"] > odd["log_prob"]
+    assert familiar["tokens"] == len("Tyrannosaurus") + 1  # the characters and <EOS>
+    assert familiar["log_prob"] == pytest.approx(sum(familiar["token_log_probs"]), abs=1e-3)
+
+
+def test_export_scores_and_generates_with_tensorflow_alone(models, tmp_path):
+    served = tmp_path / "served"
+    assert invoke("export", "--model", models["names"], "--out", served).exit_code == 0
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.modules["zoo"] = None
+        sys.modules["pipelines"] = None
+        import tensorflow as tf
+        loaded = tf.saved_model.load({str(served)!r})
+        texts = tf.constant(["Tyrannosaurus", "Raptor"])
+        scored = loaded.signatures["serving_default"](texts=texts)
+        sample = loaded.signatures["generate"](
+            prompt=tf.constant("Tyr"), length=tf.constant(20), temperature=tf.constant(0.5))
+        print(json.dumps({{"log_prob": scored["log_prob"].numpy().tolist(),
+                          "text": sample["text"].numpy().decode()}}))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH="")
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    served_result = json.loads(run.stdout.strip().splitlines()[-1])
+    scored = invoke("score", "--model", models["names"], "--json", "Tyrannosaurus", "Raptor")
+    expected = [json.loads(line)["log_prob"] for line in lines_of(scored.output)]
+    assert served_result["log_prob"] == pytest.approx(expected, abs=1e-3)
+    assert len(served_result["text"]) <= 20 and "<UNK>" not in served_result["text"]
+
+
+def test_missing_corpus_exits_2(tmp_path):
+    result = invoke("train", "--train", tmp_path / "missing.txt", "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "missing.txt: no such file" in result.output
+    assert not (tmp_path / "out").exists()
