@@ -408,7 +408,7 @@ def main():
 )
 @click.option(
     "--word-dropout",
-    default=0.5,
+    default=0.0,
     show_default=True,
     type=click.FloatRange(0, 1),
     help="Replace words seen once in training by <UNK> with this probability.",

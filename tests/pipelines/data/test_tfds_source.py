@@ -60,3 +60,16 @@ def test_random_mock_data_with_ragged_lengths_is_bad_input():
 def test_unknown_dataset_is_bad_input():
     with pytest.raises(DataError, match="tfds:no_such_dataset_xyz: cannot load"):
         ner.read_tagged("tfds:no_such_dataset_xyz")
+
+
+def _shakespeare(self, *args, **kwargs):
+    return tf.data.Dataset.from_tensors({"text": tf.constant("First Citizen:\nBefore we proceed")})
+
+
+def test_tiny_shakespeare_through_tensorflow_datasets():
+    from pipelines import lm
+
+    with tfds.testing.mock_data(as_dataset_fn=_shakespeare):
+        assert lm.read_corpus("tfds:tiny_shakespeare:validation") == (
+            "First Citizen:\nBefore we proceed"
+        )
