@@ -164,16 +164,24 @@ def lines_dataset(sequences, batch_size, shuffle, seed):
 
 
 def stream_log_probs(model, ids, window=512):
-    """log p(ids[t] | ids[:t]) for t >= 1 of one long sequence, states carried over windows."""
+    """log p(ids[t] | ids[:t]) for t >= 1 of one long sequence, states carried over windows
+    (each window one compiled call; the last is padded, its padding scored 0 and dropped)."""
     import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def scored(x, y, states):
+        logits, states = model(x, states=states, return_states=True)
+        log_p = tf.gather(tf.nn.log_softmax(tf.cast(logits, "float32")), y, batch_dims=2)
+        return log_p, states
 
     states, out = model.zero_states(1), []
     for start in range(0, len(ids) - 1, window):
-        x = tf.constant(ids[None, start : start + window][:, : len(ids) - 1 - start])
-        y = tf.constant(ids[None, start + 1 : start + 1 + x.shape[1]])
-        logits, states = model(x, states=states, return_states=True)
-        log_p = tf.nn.log_softmax(tf.cast(logits, "float32"))
-        out.append(tf.gather(log_p, y, batch_dims=2)[0].numpy())
+        x = np.zeros((1, window), "int32")
+        y = np.zeros((1, window), "int32")
+        chunk = ids[start : start + window + 1]
+        x[0, : len(chunk) - 1], y[0, : len(chunk) - 1] = chunk[:-1], chunk[1:]
+        log_p, states = scored(tf.constant(x), tf.constant(y), states)
+        out.append(log_p[0, : len(chunk) - 1].numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -181,6 +189,7 @@ def sequence_log_probs(model, sequences, batch_size=128):
     """Per-step log-probabilities of each `<BOS> ... <EOS>` sequence (of every token after BOS)."""
     import tensorflow as tf
 
+    log_probabilities = tf.function(model.log_probabilities, reduce_retracing=True)
     results = [None] * len(sequences)
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     for lo in range(0, len(order), batch_size):
@@ -191,7 +200,7 @@ def sequence_log_probs(model, sequences, batch_size=128):
         for row, i in enumerate(chunk):
             x[row, : len(sequences[i]) - 1] = sequences[i][:-1]
             y[row, : len(sequences[i]) - 1] = sequences[i][1:]
-        log_p = model.log_probabilities(tf.constant(x), tf.constant(y)).numpy()
+        log_p = log_probabilities(tf.constant(x), tf.constant(y)).numpy()
         for row, i in enumerate(chunk):
             results[i] = log_p[row, : len(sequences[i]) - 1]
     return results

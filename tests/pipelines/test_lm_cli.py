@@ -151,3 +151,48 @@ def test_missing_corpus_exits_2(tmp_path):
     result = invoke("train", "--train", tmp_path / "missing.txt", "--out", tmp_path / "out")
     assert result.exit_code == 2 and "missing.txt: no such file" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_word_level_keeps_the_top_words_and_ends_lines(models, tmp_path):
+    corpus = tmp_path / "words.txt"
+    corpus.write_text(
+        "the cat sat on the mat .\nthe dog sat on the log .\na rare zebra ran .\n" * 20
+    )
+    out = tmp_path / "word-lm"
+    result = invoke(
+        "train",
+        "--train",
+        corpus,
+        "--level",
+        "word",
+        "--max-vocab",
+        12,
+        "--out",
+        out,
+        "--epochs",
+        2,
+        "--units",
+        8,
+        "--depth",
+        1,
+        "--batch-size",
+        2,
+        "--bptt",
+        10,
+    )
+    assert result.exit_code == 0, result.output
+    tokens = lm.Tokens.load(out)
+    assert len(tokens.vocab) == 12 and "zebra" not in tokens.vocab  # <UNK> stands for it
+    stream = tokens.stream("the cat sat .\nthe zebra")
+    assert list(stream) == [
+        tokens.vocab.bos_id,
+        *tokens.vocab.encode(["the", "cat", "sat", "."]),
+        tokens.vocab.eos_id,
+        tokens.vocab.id("the"),
+        tokens.vocab.unk_id,
+        tokens.vocab.eos_id,
+    ]
+    sampled = invoke("sample", "--model", out, "--num", 3, "--length", 8, "--seed", 1)
+    assert sampled.exit_code == 0 and "<UNK>" not in sampled.output
+    scored = invoke("score", "--model", out, "--json", "the cat sat on the mat .")
+    assert json.loads(lines_of(scored.output)[-1])["tokens"] == 7
