@@ -102,8 +102,7 @@ def export_tagger(model, vocabs, out, max_word_chars):
         chars = tf.cast(chars, tf.int32).to_tensor(0)
         chars = tf.pad(chars, [[0, 0], [0, steps - tf.shape(chars)[1]], [0, 1]])
         inputs = {"words": words, "chars": chars}
-        best = model.predict_tags(inputs)
-        probabilities = model.tag_probabilities(inputs)
+        best, probabilities = model.tags_and_probabilities(inputs)
         mask = words > 0
         scores = tf.where(mask, tf.gather(probabilities, best, batch_dims=2), 0.0)
         return {

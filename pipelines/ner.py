@@ -14,6 +14,7 @@ A model folder holds `model.keras` (a `zoo.models.NERTagger`), `words.txt`, `cha
 import os
 import sys
 import time
+import weakref
 
 import click
 import numpy as np
@@ -164,9 +165,28 @@ def load_tagger(name_or_path):
     return registry.load(folder), Vocabularies.load(folder), folder
 
 
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _compiled(model):
+    """`model.tags_and_probabilities` as a `tf.function` (one per model), for any batch shape."""
+    import tensorflow as tf
+
+    if model not in _COMPILED:
+        _COMPILED[model] = tf.function(
+            model.tags_and_probabilities,
+            input_signature=[
+                {
+                    "words": tf.TensorSpec([None, None], tf.int32),
+                    "chars": tf.TensorSpec([None, None, None], tf.int32),
+                }
+            ],
+        )
+    return _COMPILED[model]
+
+
 def tag_batch(model, vocabs, token_lists, batch_size=64):
     """Best tags and their probabilities (CRF marginals) for lists of tokens."""
-    import tensorflow as tf
 
     results = [None] * len(token_lists)
     order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
@@ -185,9 +205,8 @@ def tag_batch(model, vocabs, token_lists, batch_size=64):
         for row, e in enumerate(encoded):
             words[row, : len(e["words"])] = e["words"]
             chars[row, : e["chars"].shape[0], : e["chars"].shape[1]] = e["chars"]
-        inputs = {"words": tf.constant(words), "chars": tf.constant(chars)}
-        best = model.predict_tags(inputs).numpy()
-        probabilities = model.tag_probabilities(inputs).numpy()
+        best, probabilities = _compiled(model)({"words": words, "chars": chars})
+        best, probabilities = best.numpy(), probabilities.numpy()
         for row, i in enumerate(chunk):
             n = len(token_lists[i])
             ids = best[row, :n]

@@ -146,17 +146,24 @@ class NERTagger(keras.Model):
 
     def predict_tags(self, inputs):
         """Best tag ids (batch, time), 0 at padding; with the CRF, the Viterbi path."""
-        scores = self(inputs, training=False)
-        mask = inputs["words"] > 0
+        return self._best(self(inputs, training=False), inputs["words"] > 0)
+
+    def tag_probabilities(self, inputs):
+        """p(tag at step t | sentence), (batch, time, num_tags): CRF marginals or softmax."""
+        return self._probabilities(self(inputs, training=False), inputs["words"] > 0)
+
+    def tags_and_probabilities(self, inputs):
+        """`predict_tags` and `tag_probabilities` from one pass through the network."""
+        scores, mask = self(inputs, training=False), inputs["words"] > 0
+        return self._best(scores, mask), self._probabilities(scores, mask)
+
+    def _best(self, scores, mask):
         if self.crf is not None:
             return self.crf.decode(scores, mask)[0]
         best = tf.argmax(scores, axis=-1, output_type="int32")
         return tf.where(mask, best, tf.zeros_like(best))
 
-    def tag_probabilities(self, inputs):
-        """p(tag at step t | sentence), (batch, time, num_tags): CRF marginals or softmax."""
-        scores = self(inputs, training=False)
-        mask = inputs["words"] > 0
+    def _probabilities(self, scores, mask):
         if self.crf is not None:
             return self.crf.marginals(scores, mask)
         return tf.nn.softmax(tf.cast(scores, "float32")) * tf.cast(mask, "float32")[..., None]
