@@ -13,6 +13,8 @@ class DataError(ValueError):
     def __init__(self, path, message, line=None):
         self.path = str(path)
         self.line = line
+        # one line, whatever the message quotes from the file
+        message = "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in message)
         self.message = message
         where = self.path if line is None else f"{self.path}:{line}"
         super().__init__(f"{where}: {message}")

@@ -48,4 +48,6 @@ def read_text(path):
         raise DataError(path, f"not UTF-8 text (byte 0x{data[error.start]:02x})", line) from None
     if text.startswith("\ufeff"):  # a byte-order mark
         text = text[1:]
+    if not text.strip():
+        raise DataError(path, "empty file")
     return text

@@ -53,6 +53,8 @@ def read_table(path, text_column=None, label_column=None, labelled=True, max_exa
     )
     try:
         header = next(reader)
+    except StopIteration:
+        raise DataError(path, "empty file") from None
     except csv.Error as error:
         raise DataError(path, f"not CSV: {error}", 1) from None
     text_index = _find(header, TEXT_COLUMNS, text_column, path, "text")
