@@ -2,5 +2,6 @@
 
 from zoo.models.language_model import LanguageModel
 from zoo.models.ner_tagger import NERTagger
+from zoo.models.sentiment_classifier import SentimentClassifier
 
-__all__ = ["LanguageModel", "NERTagger"]
+__all__ = ["LanguageModel", "NERTagger", "SentimentClassifier"]

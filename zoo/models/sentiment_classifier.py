@@ -1,0 +1,132 @@
+"""`SentimentClassifier`: tokens -> (bi)directional zoo RNN -> pooling -> a softmax over classes.
+
+Many-to-one (course: "Sentiment classification"): the whole text decides one label, binary
+polarity or a rating from one to five (or ten). The recurrent layers read the text; pooling
+turns their outputs at the valid (unpadded) steps into one vector.
+"""
+
+import keras
+import tensorflow as tf
+
+from zoo import layers
+
+RNNS = ("lstm", "gru")
+POOLINGS = ("last", "max", "mean", "max_mean", "attention")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SentimentClassifier(keras.Model):
+    """A text classifier. Input: `(batch, time)` int token ids, 0 for padding. `call` returns
+    class logits `(batch, num_classes)`.
+
+    Args:
+        vocab_size, num_classes: sizes (ids include padding 0).
+        embedding_dim: token embedding size.
+        rnn: `"lstm"` or `"gru"`; units: its size (each way); depth: stacked layers.
+        bidirectional: read the text both ways.
+        pooling: how the steps become one vector: `"last"` (the final state: the last valid
+            step forwards, and the first step backwards), `"max"`, `"mean"`, `"max_mean"` (both,
+            concatenated) or `"attention"` (a learned weighted mean), all over valid steps only.
+        dropout: on the embeddings, between layers and before the softmax.
+
+    Train it with `compile(optimizer, loss=keras.losses.SparseCategoricalCrossentropy(
+    from_logits=True))` and `fit(tokens, labels)`.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        num_classes,
+        embedding_dim=100,
+        rnn="lstm",
+        units=128,
+        depth=1,
+        bidirectional=True,
+        pooling="max_mean",
+        dropout=0.3,
+        **kwargs,
+    ):
+        for name, value, allowed in (("rnn", rnn, RNNS), ("pooling", pooling, POOLINGS)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.num_classes = num_classes
+        self.embedding_dim = embedding_dim
+        self.rnn = rnn
+        self.units = units
+        self.depth = depth
+        self.bidirectional = bidirectional
+        self.pooling = pooling
+        self.dropout = dropout
+
+        recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[rnn]
+        self.embedding = keras.layers.Embedding(
+            vocab_size, embedding_dim, mask_zero=True, name="embedding"
+        )
+        stack = []
+        for index in range(depth):
+            layer = recurrent(units, return_sequences=True, name=f"{rnn}_{index}")
+            stack.append(
+                layers.Bidirectional(layer, name=f"bi_{rnn}_{index}") if bidirectional else layer
+            )
+        self.encoder = layers.StackedRNN(stack, dropout=dropout, name="encoder")
+        self.input_dropout = keras.layers.Dropout(dropout, name="input_dropout")
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        self.attention_scores = (
+            keras.layers.Dense(1, name="attention_scores") if pooling == "attention" else None
+        )
+        self.classes = keras.layers.Dense(num_classes, name="classes")
+
+    def build(self, input_shape=None):
+        self.call(tf.ones((1, 1), "int32"))
+        self.built = True
+
+    def call(self, tokens, training=None):
+        mask = tokens > 0
+        h = self.input_dropout(self.embedding(tokens), training=training)
+        h = self.encoder(h, mask=mask, training=training)  # (batch, time, features)
+        pooled = self.pool(h, mask)
+        return self.classes(self.output_dropout(pooled, training=training))
+
+    def pool(self, h, mask):
+        """(batch, time, features), (batch, time) -> (batch, pooled features), valid steps only."""
+        valid = tf.cast(mask, h.dtype)[:, :, None]
+        count = tf.maximum(tf.reduce_sum(valid, axis=1), 1.0)
+        if self.pooling == "last":
+            last = tf.maximum(tf.reduce_sum(tf.cast(mask, "int32"), axis=1) - 1, 0)
+            forward = tf.gather(h, last, batch_dims=1)
+            if not self.bidirectional:
+                return forward
+            # the backward direction has read the whole text at the first step
+            half = h.shape[-1] // 2
+            return tf.concat([forward[:, :half], h[:, 0, half:]], axis=-1)
+        lowest = tf.fill(tf.shape(h), tf.cast(-1e9, h.dtype))
+        maximum = tf.reduce_max(tf.where(valid > 0, h, lowest), axis=1)
+        mean = tf.reduce_sum(h * valid, axis=1) / count
+        if self.pooling == "max":
+            return maximum
+        if self.pooling == "mean":
+            return mean
+        if self.pooling == "max_mean":
+            return tf.concat([maximum, mean], axis=-1)
+        scores = tf.squeeze(self.attention_scores(h), -1)
+        scores = tf.where(mask, scores, tf.cast(-1e9, scores.dtype))
+        weights = tf.nn.softmax(scores, axis=1)[:, :, None]
+        return tf.reduce_sum(h * weights, axis=1)
+
+    def get_config(self):
+        config = super().get_config()
+        for name in (
+            "vocab_size",
+            "num_classes",
+            "embedding_dim",
+            "rnn",
+            "units",
+            "depth",
+            "bidirectional",
+            "pooling",
+            "dropout",
+        ):
+            config[name] = getattr(self, name)
+        return config
