@@ -56,6 +56,16 @@ def texts_from(texts, input_path):
     return sys.stdin.read().splitlines()
 
 
+def model_folder(name_or_path):
+    """The folder of a shipped model's name or a path; `DataError` listing the names if neither."""
+    from zoo import registry
+
+    try:
+        return registry.model_dir(name_or_path)
+    except FileNotFoundError as error:
+        raise DataError(name_or_path, str(error)) from None
+
+
 # === Options shared by every task ===
 
 

@@ -288,10 +288,9 @@ def sample(model, tokens, num, length, temperature=1.0, top_k=None, prompt="", s
 
 
 def load_lm(name_or_path):
-    from pipelines.ner import model_folder
     from zoo import registry
 
-    folder = model_folder(name_or_path)
+    folder = cli.model_folder(name_or_path)
     return registry.load(folder), Tokens.load(folder)
 
 

@@ -147,21 +147,11 @@ def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0, word_dropout=0.
 # === Models ===
 
 
-def model_folder(name_or_path):
-    """The folder of a shipped model's name or a path; `DataError` listing the names if neither."""
-    from zoo import registry
-
-    try:
-        return registry.model_dir(name_or_path)
-    except FileNotFoundError as error:
-        raise DataError(name_or_path, str(error)) from None
-
-
 def load_tagger(name_or_path):
     """(model, vocabularies, folder) of a tagger folder or shipped model name."""
     from zoo import registry
 
-    folder = model_folder(name_or_path)
+    folder = cli.model_folder(name_or_path)
     return registry.load(folder), Vocabularies.load(folder), folder
 
 
@@ -344,21 +334,9 @@ def build_tagger(vocabs, architecture, vectors=None, log=None):
     model = NERTagger(len(vocabs.words), len(vocabs.chars), len(vocabs.tags), **architecture)
     model.build()
     if vectors is not None:
-        words, matrix = vectors
-        if matrix.shape[1] != architecture["word_dim"]:
-            raise click.BadParameter(
-                f"vectors have {matrix.shape[1]} dimensions, "
-                f"the tagger's word embeddings {architecture['word_dim']}"
-            )
-        index = {w: i for i, w in enumerate(words)}
-        embeddings = model.word_embedding.embeddings.numpy()
-        found = 0
-        for i, word in enumerate(vocabs.words.tokens):
-            j = index.get(word, index.get(word.lower()))
-            if j is not None:
-                embeddings[i] = matrix[j]
-                found += 1
-        model.word_embedding.embeddings.assign(embeddings)
+        from pipelines.vectors import fill_embeddings
+
+        found = fill_embeddings(model.word_embedding, vocabs.words.tokens, vectors)
         if log:
             log(f"word vectors for {found:,} of {len(vocabs.words):,} words")
     return model

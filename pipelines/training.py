@@ -220,7 +220,11 @@ class _EpochEnd(keras.callbacks.Callback):
         os.replace(tmp, os.path.join(self.run.work, CHECKPOINT))
         write_json(os.path.join(self.run.work, STATE), self.state)
         name = self.monitor or "loss"
-        shown = " ".join(f"{k} {v:.4f}" for k, v in dev.items() if isinstance(v, (int, float)))
+        shown = " ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in dev.items()
+            if isinstance(v, (int, float))
+        )
         self.run.log(
             f"epoch {epoch + 1}: loss {record['loss']:.4f}{' dev ' + shown if shown else ''}"
             f" ({seconds:.0f} s){'  best ' + name if improved else ''}"

@@ -204,6 +204,27 @@ def load_vectors(path):
     return words, np.asarray(rows, "float32")
 
 
+def fill_embeddings(layer, tokens, vectors):
+    """Sets the rows of a built `keras.layers.Embedding` to the vectors of its tokens (the exact
+    word, else its lower-case form); other rows keep their initial values. Returns how many
+    rows got a vector."""
+    words, matrix = vectors
+    table = layer.embeddings.numpy()
+    if matrix.shape[1] != table.shape[1]:
+        raise click.BadParameter(
+            f"the vectors have {matrix.shape[1]} dimensions, the embeddings {table.shape[1]}"
+        )
+    index = {w: i for i, w in enumerate(words)}
+    found = 0
+    for row, token in enumerate(tokens):
+        j = index.get(token, index.get(token.lower()))
+        if j is not None:
+            table[row] = matrix[j]
+            found += 1
+    layer.embeddings.assign(table)
+    return found
+
+
 @click.group()
 def cli():
     """Word vectors (skip-gram with negative sampling) from unlabeled text."""

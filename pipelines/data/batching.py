@@ -91,6 +91,9 @@ def _pad_time(batch, multiple, padding_values):
     extra = (multiple - steps % multiple) % multiple
     padded = {}
     for name, value in batch.items():
+        if len(value.shape) < 2:  # a per-example value (a label) has no time axis
+            padded[name] = value
+            continue
         paddings = [[0, 0], [0, extra]] + [[0, 0]] * (len(value.shape) - 2)
         padded[name] = tf.pad(
             value, paddings, constant_values=tf.cast(padding_values.get(name, 0), value.dtype)

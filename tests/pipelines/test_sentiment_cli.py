@@ -1,0 +1,154 @@
+"""`python -m pipelines.sentiment` end to end on tiny corpora the test writes itself."""
+
+import gzip
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from pipelines import sentiment
+
+GOOD = ["great", "wonderful", "superb", "moving"]
+BAD = ["awful", "boring", "dull", "terrible"]
+FILLER = ["the", "film", "was", "really", "and", "plot", "acting", "a"]
+
+
+def review(rng, positive, words=8):
+    text = [rng.choice(FILLER) for _ in range(words)]
+    text.insert(rng.randrange(len(text)), rng.choice(GOOD if positive else BAD))
+    return " ".join(text)
+
+
+def write_csv(path, n, seed):
+    rng = random.Random(seed)
+    rows = ["review,sentiment"]
+    for _ in range(n):
+        positive = rng.random() < 0.5
+        rows.append(f'"{review(rng, positive)}<br />",{"pos" if positive else "neg"}')
+    data = ("\n".join(rows) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if str(path).endswith(".gz") else data)
+    return str(path)
+
+
+def invoke(*args):
+    result = CliRunner().invoke(sentiment.main, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sentiment")
+    train = write_csv(folder / "train.csv.gz", 200, 0)
+    dev = write_csv(folder / "dev.csv", 60, 1)
+    out = folder / "model"
+    result = invoke(
+        "train",
+        "--train",
+        train,
+        "--dev",
+        dev,
+        "--out",
+        out,
+        "--epochs",
+        4,
+        "--units",
+        8,
+        "--learning-rate",
+        0.02,
+        "--max-tokens",
+        6,
+        "--min-count",
+        1,
+    )
+    assert result.exit_code == 0, result.output
+    return {"folder": folder, "train": train, "dev": dev, "out": out}
+
+
+def test_learns_the_polar_words(trained):
+    result = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"], "--json")
+    metrics = json.loads(result.output.strip().splitlines()[-1])
+    assert metrics["examples"] == 60 and metrics["accuracy"] > 0.7
+    assert "macro_f1" not in metrics  # two classes: accuracy only
+    card = json.loads((trained["out"] / "card.json").read_text())
+    assert card["sizes"]["labels"] == ["neg", "pos"] and card["architecture"]["max_tokens"] == 6
+
+
+def test_predict_json(trained):
+    result = invoke("predict", "--model", trained["out"], "--json", "superb superb", "")
+    first, empty = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert set(first["probabilities"]) == {"neg", "pos"}
+    assert first["label"] == max(first["probabilities"], key=first["probabilities"].get)
+    assert sum(empty["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("how", ["head+tail", "head", "tail"])
+def test_truncation_keeps_the_ends(how):
+    from pipelines.text import Vocabulary
+
+    encoder = sentiment.TextEncoder(Vocabulary([]), Vocabulary([], specials=()), 4, how)
+    tokens = list("abcdefg")
+    expected = {"head+tail": list("abfg"), "head": list("abcd"), "tail": list("defg")}[how]
+    assert encoder.cut(tokens) == expected
+
+
+def test_export_matches_predict_on_long_and_odd_texts(trained, tmp_path):
+    texts = [
+        "superb",
+        "the film was really awful and boring and the plot dull " * 3,
+        "",
+        "Ça 🙂 1999",
+    ]
+    served = tmp_path / "served"
+    assert invoke("export", "--model", trained["out"], "--out", served).exit_code == 0
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.modules["zoo"] = None
+        sys.modules["pipelines"] = None
+        import tensorflow as tf
+        out = tf.saved_model.load({str(served)!r}).signatures["serving_default"](
+            texts=tf.constant({texts!r}))
+        print(json.dumps(out["probabilities"].numpy().tolist()))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=""),
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    served_p = json.loads(run.stdout.strip().splitlines()[-1])
+    predicted = invoke("predict", "--model", trained["out"], "--json", *texts)
+    for row, line in zip(served_p, predicted.output.strip().splitlines()):
+        expected = json.loads(line)["probabilities"]
+        assert row == pytest.approx([expected["neg"], expected["pos"]], abs=1e-5)
+
+
+def test_folder_layout_and_columns(tmp_path):
+    for label, text in (("pos", "superb film"), ("neg", "awful film")):
+        (tmp_path / "imdb" / label).mkdir(parents=True)
+        (tmp_path / "imdb" / label / "0_9.txt").write_text(text + "<br /><br />")
+    rows = sentiment.read_labelled(str(tmp_path / "imdb"))
+    assert rows == [("awful film  ", "neg", None), ("superb film  ", "pos", None)]
+    (tmp_path / "odd.tsv").write_text("body\tstars\nnice\t5\n")
+    assert sentiment.read_labelled(
+        tmp_path / "odd.tsv", text_column="body", label_column="stars"
+    ) == [("nice", "5", 2)]
+
+
+def test_bad_input_exits_2(trained, tmp_path):
+    (tmp_path / "nolabel.csv").write_text("text,other\nfine,1\n")
+    result = invoke("evaluate", "--model", trained["out"], "--data", tmp_path / "nolabel.csv")
+    assert result.exit_code == 2 and "nolabel.csv:1: no label column" in result.output
+    (tmp_path / "unseen.csv").write_text("text,label\nfine,pos\nmeh,meh\n")
+    result = invoke("evaluate", "--model", trained["out"], "--data", tmp_path / "unseen.csv")
+    assert result.exit_code == 2 and "unseen.csv:3: label 'meh' unseen in training" in result.output
