@@ -524,6 +524,28 @@ def score(model, texts, input_path, as_json):
 
 @main.command()
 @cli.model_option(DEFAULT_MODEL)
+@click.argument("texts", nargs=-1)
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), help="One text per line.")
+@click.option("--length", default=100, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--temperature", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True)
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@cli.json_option
+@cli.reports_bad_input
+def predict(model, texts, input_path, length, temperature, seed, as_json):
+    """Continues each text with a sample (the verb every task has; `sample` does more)."""
+    lm, tokens = load_lm(model)
+    for text in cli.texts_from(texts, input_path):
+        (continuation,) = sample(lm, tokens, 1, length, temperature, None, text, seed)
+        if as_json:
+            cli.print_json({"text": text, "continuation": continuation})
+        else:
+            click.echo(text + ("" if tokens.level == "char" else " ") + continuation)
+
+
+@main.command()
+@cli.model_option(DEFAULT_MODEL)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @cli.reports_bad_input
 def export(model, out):

@@ -107,6 +107,9 @@ def test_samples_are_reproducible_and_never_unknown(models):
     assert other.output != first.output
     prompted = invoke("sample", "--model", models["play"], "--prompt", "To be", "--length", 10)
     assert prompted.output.startswith("To be")
+    continued = invoke("predict", "--model", models["play"], "--json", "To be", "--length", 5)
+    record = json.loads(lines_of(continued.output)[-1])
+    assert record["text"] == "To be" and 0 < len(record["continuation"]) <= 5
 
 
 def test_score_prefers_the_familiar_text(models):
