@@ -5,12 +5,10 @@ that the export loads and runs with `tensorflow` alone (no zoo, no pipelines ins
 stages, written for RE2), returning the same tokens and character offsets.
 """
 
-import os
-import shutil
-
 import tensorflow as tf
 
 from pipelines.text import tokenize
+from pipelines.training import write_atomically
 
 
 def graph_word_tokenize(texts):
@@ -63,19 +61,21 @@ def graph_word_tokenize(texts):
     return tokens, to_chars(byte_starts), to_chars(byte_ends)
 
 
-def write_atomically(out, write):
-    """Runs `write(tmp)` for a temporary folder beside `out`, then renames it to `out`."""
-    out = os.path.abspath(os.fspath(out))
-    tmp = f"{out}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    write(tmp)
-    if os.path.exists(out):
-        old = f"{out}.old{os.getpid()}"
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+def write_archive(out, model, resources, endpoints):
+    """Writes a SavedModel of `model` (and the lookup tables in `resources`) with the given
+    endpoints, `{name: (function, input_signature)}`, atomically."""
+    import keras
+
+    def write(folder):
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for resource in resources:
+            archive.track(resource)
+        for name, (function, signature) in endpoints.items():
+            archive.add_endpoint(name, function, input_signature=signature)
+        archive.write_out(folder, verbose=False)
+
+    write_atomically(out, write)
 
 
 def export_tagger(model, vocabs, out, max_word_chars):
@@ -83,8 +83,6 @@ def export_tagger(model, vocabs, out, max_word_chars):
     tensor returns dense `tokens` (batch, T) strings ("" past the end), `tags` (batch, T)
     strings, `scores` (batch, T) tag probabilities, `starts`/`ends` (batch, T) character
     offsets and `lengths` (batch,) token counts. Each text is tagged as one sequence."""
-    import keras
-
     words_table = vocabs.words.lookup_table()
     chars_table = vocabs.chars.lookup_table()
     tag_names = tf.constant([""] + vocabs.tags.tokens[1:])
@@ -114,19 +112,12 @@ def export_tagger(model, vocabs, out, max_word_chars):
             "lengths": lengths,
         }
 
-    def write(folder):
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.track(words_table)
-        archive.track(chars_table)
-        archive.add_endpoint(
-            "serving_default",
-            serve,
-            input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
-        )
-        archive.write_out(folder, verbose=False)
-
-    write_atomically(out, write)
+    write_archive(
+        out,
+        model,
+        [words_table, chars_table],
+        {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")])},
+    )
 
 
 def export_language_model(model, tokens, out):
@@ -138,8 +129,6 @@ def export_language_model(model, tokens, out):
     - `generate(prompt, length, temperature)`: scalars (string, int32, float32) -> `text`, a
       sample continuing `prompt` (without it), drawn inside the graph; never `<UNK>`.
     """
-    import keras
-
     vocab = tokens.vocab
     table = vocab.lookup_table()
     names = tf.constant(vocab.tokens)
@@ -200,35 +189,22 @@ def export_language_model(model, tokens, out):
         drawn = tf.boolean_mask(drawn, drawn > 0)
         return {"text": tf.strings.reduce_join(tf.gather(names, drawn), separator=separator)}
 
-    def write(folder):
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.track(table)
-        archive.add_endpoint(
-            "serving_default",
-            serve,
-            input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
-        )
-        archive.add_endpoint(
-            "generate",
-            generate,
-            input_signature=[
-                tf.TensorSpec([], tf.string, name="prompt"),
-                tf.TensorSpec([], tf.int32, name="length"),
-                tf.TensorSpec([], tf.float32, name="temperature"),
-            ],
-        )
-        archive.write_out(folder, verbose=False)
-
-    write_atomically(out, write)
+    signature = [
+        tf.TensorSpec([], tf.string, name="prompt"),
+        tf.TensorSpec([], tf.int32, name="length"),
+        tf.TensorSpec([], tf.float32, name="temperature"),
+    ]
+    endpoints = {
+        "serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")]),
+        "generate": (generate, signature),
+    }
+    write_archive(out, model, [table], endpoints)
 
 
 def export_classifier(model, encoder, out):
     """A SavedModel of a text classifier (`pipelines.sentiment.TextEncoder` describes its text):
     `serving_default(texts)` with `texts` a (batch,) string tensor returns `probabilities`
     (batch, classes), `labels` (batch,) the most probable label and `label_names` (classes,)."""
-    import keras
-
     table = encoder.words.lookup_table()
     names = tf.constant(encoder.labels.tokens)
     n, how = encoder.max_tokens, encoder.truncate
@@ -270,15 +246,9 @@ def export_classifier(model, encoder, out):
             "label_names": names,
         }
 
-    def write(folder):
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.track(table)
-        archive.add_endpoint(
-            "serving_default",
-            serve,
-            input_signature=[tf.TensorSpec([None], tf.string, name="texts")],
-        )
-        archive.write_out(folder, verbose=False)
-
-    write_atomically(out, write)
+    write_archive(
+        out,
+        model,
+        [table],
+        {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")])},
+    )

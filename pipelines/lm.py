@@ -351,7 +351,7 @@ def train(
     """Trains a language model on a corpus and writes it to --out."""
     import keras
 
-    from pipelines.training import TrainingRun
+    from pipelines.training import TrainingRun, summary
     from zoo.models import LanguageModel
 
     data_format = data_format or "text"
@@ -447,15 +447,7 @@ def train(
         extra={"init": init_model},
     )
     run.finish(model.without_state() if model.stateful_batch else model, card=card)
-    cli.print_json(
-        {
-            "out": out,
-            "replicas": 1,
-            "epochs": result["epochs"],
-            "best_epoch": result["best_epoch"],
-            "dev": {k: v for k, v in (result["best"] or {}).items() if k != "value"},
-        }
-    )
+    cli.print_json(summary(out, result))
 
 
 @main.command()

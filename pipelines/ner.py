@@ -453,7 +453,7 @@ def train(
     """Trains a tagger (or fine-tunes one with --init) and writes it to --out."""
     import keras
 
-    from pipelines.training import TrainingRun
+    from pipelines.training import TrainingRun, summary
 
     started = time.time()
     epochs = epochs or 30
@@ -543,16 +543,7 @@ def train(
         model, vocabs, architecture, train_sources, dev_source, result, init_model, vectors
     )
     run.finish(model, card=card)
-    cli.print_json(
-        {
-            "out": out,
-            "replicas": 1,
-            "epochs": result["epochs"],
-            "best_epoch": result["best_epoch"],
-            "dev": {k: v for k, v in (result["best"] or {}).items() if k != "value"},
-            "seconds": round(seconds, 1),
-        }
-    )
+    cli.print_json({**summary(out, result), "seconds": round(seconds, 1)})
 
 
 def _dev_metrics(model, vocabs, dev):

@@ -280,7 +280,7 @@ def train(
 
     from pipelines.card import describe_run
     from pipelines.text import Vocabulary
-    from pipelines.training import TrainingRun
+    from pipelines.training import TrainingRun, summary
     from zoo.models import SentimentClassifier
 
     epochs, batch_size = epochs or 10, batch_size or 32
@@ -373,15 +373,7 @@ def train(
         extra={"vectors": vectors},
     )
     run.finish(model, card=card)
-    cli.print_json(
-        {
-            "out": out,
-            "replicas": 1,
-            "epochs": result["epochs"],
-            "best_epoch": result["best_epoch"],
-            "dev": {k: v for k, v in (result["best"] or {}).items() if k != "value"},
-        }
-    )
+    cli.print_json(summary(out, result))
 
 
 @main.command()

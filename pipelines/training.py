@@ -51,6 +51,21 @@ def write_json(path, record):
     os.replace(tmp, path)
 
 
+def write_atomically(out, write):
+    """Runs `write(tmp)` for a temporary folder beside `out`, then renames it to `out`."""
+    out = os.path.abspath(os.fspath(out))
+    tmp = f"{out}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    write(tmp)
+    if os.path.exists(out):
+        old = f"{out}.old{os.getpid()}"
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
 def save_model(model, path):
     """Saves `model` as a `.keras` file without optimizer state (the shipped form), atomically."""
     fresh = model.__class__.from_config(model.get_config())
@@ -162,23 +177,30 @@ class TrainingRun:
     def finish(self, model, card=None):
         """Writes the final model folder (model.keras, the assets, card.json, history) and
         renames it into place; removes the work folder."""
-        tmp = f"{self.out}.tmp{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(self.assets, tmp)
-        save_model(model, os.path.join(tmp, "model.keras"))
-        history = (self.state or {}).get("history", [])
-        write_json(os.path.join(tmp, "history.json"), history)
-        plot_history(history, os.path.join(tmp, "history.png"))
-        if card is not None:
-            write_json(os.path.join(tmp, "card.json"), card)
-        old = None
-        if os.path.exists(self.out):
-            old = f"{self.out}.old{os.getpid()}"
-            os.replace(self.out, old)
-        os.replace(tmp, self.out)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
+
+        def write(tmp):
+            shutil.copytree(self.assets, tmp)
+            save_model(model, os.path.join(tmp, "model.keras"))
+            history = (self.state or {}).get("history", [])
+            write_json(os.path.join(tmp, "history.json"), history)
+            plot_history(history, os.path.join(tmp, "history.png"))
+            if card is not None:
+                write_json(os.path.join(tmp, "card.json"), card)
+
+        write_atomically(self.out, write)
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def summary(out, result):
+    """The JSON line a `train` command ends with: where the model went, epochs, the best dev
+    metrics."""
+    return {
+        "out": str(out),
+        "replicas": 1,
+        "epochs": result["epochs"],
+        "best_epoch": result["best_epoch"],
+        "dev": {k: v for k, v in (result["best"] or {}).items() if k != "value"},
+    }
 
 
 class _EpochEnd(keras.callbacks.Callback):
