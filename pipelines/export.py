@@ -61,6 +61,14 @@ def graph_word_tokenize(texts):
     return tokens, to_chars(byte_starts), to_chars(byte_ends)
 
 
+def graph_lower(tokens):
+    """`normalize_word(token.lower())` of ragged string tokens: lower-cased, digits folded."""
+    return tf.ragged.map_flat_values(
+        lambda t: tf.strings.regex_replace(tf.strings.lower(t, encoding="utf-8"), "[0-9]", "0"),
+        tokens,
+    )
+
+
 def write_archive(out, model, resources, endpoints):
     """Writes a SavedModel of `model` (and the lookup tables in `resources`) with the given
     endpoints, `{name: (function, input_signature)}`, atomically."""
@@ -141,7 +149,8 @@ def export_language_model(model, tokens, out):
     def pieces(texts):
         if tokens.level == "char":
             return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
-        return graph_word_tokenize(texts)[0]
+        words = graph_word_tokenize(texts)[0]
+        return graph_lower(words) if tokens.lower else words
 
     def encode(texts):
         ids = tf.cast(tf.ragged.map_flat_values(table.lookup, pieces(texts)), tf.int32)
@@ -212,10 +221,7 @@ def export_classifier(model, encoder, out):
 
     def serve(texts):
         tokens = graph_word_tokenize(texts)[0]
-        tokens = tf.ragged.map_flat_values(
-            lambda t: tf.strings.regex_replace(tf.strings.lower(t, encoding="utf-8"), "[0-9]", "0"),
-            tokens,
-        )
+        tokens = graph_lower(tokens) if encoder.lower else tokens
         ids = tf.cast(tf.ragged.map_flat_values(table.lookup, tokens), tf.int32)
         # truncation, as TextEncoder.cut: keep the first n - n // 2 and last n // 2 (head+tail)
         length = ids.row_lengths()

@@ -35,16 +35,22 @@ FORMATS = ("text", "lines")
 
 
 def read_corpus(source, data_format="text", max_examples=None):
-    """The text of a source: a file (`.gz` allowed) or `tfds:tiny_shakespeare[:SPLIT]` (its
-    `text` feature). `max_examples` keeps the first N lines."""
+    """The text of a source: a text file (`.gz` allowed), the text column of a CSV/TSV table
+    (`.csv`, `.tsv`, the column found by name as `pipelines.sentiment` finds it; one example a
+    line) or `tfds:tiny_shakespeare[:SPLIT]` (its `text` feature). `max_examples` keeps the
+    first N lines (table rows)."""
     from pipelines.data import tfds_source
     from pipelines.data.files import read_text
+    from pipelines.data.tables import is_table, read_table
 
     if tfds_source.is_tfds(source):
         examples, _ = tfds_source.load_examples(source)
         if not examples or "text" not in examples[0]:
             raise DataError(source, "has no text feature")
         text = "".join(example["text"].decode("utf-8") for example in examples)
+    elif is_table(source):
+        rows = read_table(source, labelled=False, max_examples=max_examples)
+        text = "".join(" ".join(row[0].split()) + "\n" for row in rows)
     else:
         text = read_text(source)
     if max_examples:
@@ -54,36 +60,40 @@ def read_corpus(source, data_format="text", max_examples=None):
     return text
 
 
-def split_text(text, level):
-    """Characters, or word tokens (`pipelines.text.word_tokenize`)."""
-    from pipelines.text import word_tokenize
+def split_text(text, level, lower=False):
+    """Characters, or word tokens (`pipelines.text.word_tokenize`); `lower` lower-cases words
+    and folds their digits to 0, as `pipelines.sentiment` reads text."""
+    from pipelines.text import normalize_word, word_tokenize
 
     if level == "char":
         return list(text)
+    if lower:
+        return [normalize_word(t.text.lower()) for t in word_tokenize(text)]
     return [t.text for t in word_tokenize(text)]
 
 
 class Tokens:
     """How a model turns text into ids and back: the vocabulary, the level and the format."""
 
-    def __init__(self, vocab, level, data_format):
+    def __init__(self, vocab, level, data_format, lower=False):
         self.vocab, self.level, self.format = vocab, level, data_format
+        self.lower = lower and level == "word"
 
     @classmethod
-    def build(cls, text, level, data_format, max_vocab=None, min_count=1):
+    def build(cls, text, level, data_format, max_vocab=None, min_count=1, lower=False):
         from pipelines.text import Vocabulary
 
         if level == "word":
-            units = [split_text(line, level) for line in text.splitlines()]
+            units = [split_text(line, level, lower) for line in text.splitlines()]
         else:
             units = [text]
         vocab = Vocabulary.build(units, min_count=min_count, max_size=max_vocab)
         if level == "char" and data_format == "lines":
             vocab = Vocabulary([t for t in vocab.tokens[4:] if t != "\n"])
-        return cls(vocab, level, data_format)
+        return cls(vocab, level, data_format, lower)
 
     def pieces(self, text):
-        return split_text(text, self.level)
+        return split_text(text, self.level, self.lower)
 
     def stream(self, text):
         """Ids of a continuous text: `<BOS>`, the text (word level: `<EOS>` after each line)."""
@@ -111,7 +121,7 @@ class Tokens:
     def save(self, folder):
         self.vocab.save(os.path.join(folder, "vocab.txt"))
         with open(os.path.join(folder, "lm.json"), "w", encoding="utf-8") as handle:
-            json.dump({"level": self.level, "format": self.format}, handle)
+            json.dump({"level": self.level, "format": self.format, "lower": self.lower}, handle)
 
     @classmethod
     def load(cls, folder):
@@ -121,7 +131,9 @@ class Tokens:
             settings = json.load(handle)
         return cls(
             Vocabulary.load(os.path.join(folder, "vocab.txt")),
-            **{"level": settings["level"], "data_format": settings["format"]},
+            level=settings["level"],
+            data_format=settings["format"],
+            lower=settings.get("lower", False),
         )
 
 
@@ -324,6 +336,22 @@ def main():
     "--dropout", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True)
 )
 @click.option("--rnn", type=click.Choice(["lstm", "gru"]), default="lstm", show_default=True)
+@click.option(
+    "--tie-embeddings",
+    is_flag=True,
+    help="Score next tokens against the embeddings (cheaper large word vocabularies).",
+)
+@click.option(
+    "--lower",
+    is_flag=True,
+    help="Word level: lower-case words and fold digits, as pipelines.sentiment reads text "
+    "(a model to initialise a classifier with `sentiment train --init`).",
+)
+@click.option(
+    "--vectors",
+    type=click.Path(dir_okay=False),
+    help="Word level: word vectors (word2vec text) to start the embeddings from.",
+)
 @cli.reports_bad_input
 def train(
     train_sources,
@@ -347,6 +375,9 @@ def train(
     embedding_dim,
     dropout,
     rnn,
+    tie_embeddings,
+    lower,
+    vectors,
 ):
     """Trains a language model on a corpus and writes it to --out."""
     import keras
@@ -371,7 +402,10 @@ def train(
             old, tokens = load_lm(init_model)
             config = old.get_config()
         else:
-            tokens = Tokens.build(text, level, data_format, max_vocab if level == "word" else None)
+            word_level = level == "word"
+            tokens = Tokens.build(
+                text, level, data_format, max_vocab if word_level else None, lower=lower
+            )
             config = {
                 "vocab_size": len(tokens.vocab),
                 "embedding_dim": embedding_dim,
@@ -379,6 +413,7 @@ def train(
                 "units": units,
                 "depth": depth,
                 "dropout": dropout,
+                "tie_embeddings": tie_embeddings,
             }
         stateful = batch_size if data_format == "text" else None
         model = LanguageModel(
@@ -387,6 +422,7 @@ def train(
                     k: config[k]
                     for k in ("vocab_size", "embedding_dim", "rnn", "units", "depth", "dropout")
                 },
+                "tie_embeddings": config.get("tie_embeddings", False),
                 "stateful_batch": stateful,
             }
         )
@@ -394,6 +430,11 @@ def train(
         if init_model:
             for target, source in zip(model.trainable_weights, old.trainable_weights):
                 target.assign(source)
+        elif vectors:
+            from pipelines.vectors import fill_embeddings, load_vectors
+
+            found = fill_embeddings(model.embedding, tokens.vocab.tokens, load_vectors(vectors))
+            log(f"word vectors for {found:,} of {len(tokens.vocab):,} words")
         tokens.save(run.assets)
         model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
 
@@ -433,9 +474,10 @@ def train(
             "class": "zoo.models.LanguageModel",
             **{
                 k: model.get_config()[k]
-                for k in ("embedding_dim", "rnn", "units", "depth", "dropout")
+                for k in ("embedding_dim", "rnn", "units", "depth", "dropout", "tie_embeddings")
             },
             "level": tokens.level,
+            "lower": tokens.lower,
             "format": tokens.format,
             "bptt": bptt,
             "batch_size": batch_size,
@@ -444,7 +486,7 @@ def train(
         train_sources=train_sources,
         dev_source=dev_source,
         result=result,
-        extra={"init": init_model},
+        extra={"init": init_model, "vectors": vectors},
     )
     run.finish(model.without_state() if model.stateful_batch else model, card=card)
     cli.print_json(summary(out, result))

@@ -24,6 +24,7 @@ import numpy as np
 
 from pipelines import cli
 from pipelines.errors import DataError
+from pipelines.lm import split_text
 
 DEFAULT_MODEL = "sentiment-sst2"
 TRUNCATIONS = ("head+tail", "head", "tail")
@@ -76,17 +77,25 @@ def read_labelled(source, max_examples=None, text_column=None, label_column=None
 
 
 class TextEncoder:
-    """Texts to token ids: lower-cased `word_tokenize` words, truncated to `max_tokens`."""
+    """Texts to token ids: `word_tokenize` words, lower-cased with digits folded to 0 (unless
+    `lower` is false: a classifier made from a cased word language model reads as it did),
+    truncated to `max_tokens`."""
 
-    def __init__(self, words, labels, max_tokens=400, truncate="head+tail"):
+    def __init__(
+        self, words, labels, max_tokens=400, truncate="head+tail", lower=True, aliases=None
+    ):
         self.words, self.labels = words, labels
-        self.max_tokens, self.truncate = max_tokens, truncate
+        self.max_tokens, self.truncate, self.lower = max_tokens, truncate, lower
+        self.aliases = dict(aliases or {})  # a label as data files write it -> its name
 
-    @staticmethod
-    def tokens(text):
-        from pipelines.text import normalize_word, word_tokenize
+    def label(self, raw):
+        """The model's name for a label read from data (`--label-names` renames `0` ...)."""
+        return self.aliases.get(raw, raw)
 
-        return [normalize_word(t.text.lower()) for t in word_tokenize(text)]
+    def tokens(self, text):
+        from pipelines.lm import split_text
+
+        return split_text(text, "word", self.lower)
 
     def cut(self, tokens):
         n = self.max_tokens
@@ -106,7 +115,8 @@ class TextEncoder:
         self.words.save(os.path.join(folder, "words.txt"))
         self.labels.save(os.path.join(folder, "labels.txt"))
         with open(os.path.join(folder, "text.json"), "w", encoding="utf-8") as handle:
-            json.dump({"max_tokens": self.max_tokens, "truncate": self.truncate}, handle)
+            settings = {"max_tokens": self.max_tokens, "truncate": self.truncate}
+            json.dump({**settings, "lower": self.lower, "aliases": self.aliases}, handle)
 
     @classmethod
     def load(cls, folder):
@@ -124,10 +134,11 @@ class TextEncoder:
 def label_ids(encoder, rows, source):
     """Label strings to ids; a label the model does not know is bad input (naming the line)."""
     ids = []
-    for _, label, line in rows:
+    for _, raw, line in rows:
+        label = encoder.label(raw)
         if label not in encoder.labels:
             known = ", ".join(encoder.labels.tokens)
-            raise DataError(source, f"label {label!r} unseen in training (known: {known})", line)
+            raise DataError(source, f"label {raw!r} unseen in training (known: {known})", line)
         ids.append(encoder.labels.id(label))
     return np.asarray(ids, "int32")
 
@@ -180,6 +191,64 @@ def classification_metrics(gold, predicted, num_classes):
             f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
         metrics["macro_f1"] = float(np.mean(f1s))
     return metrics
+
+
+def parse_label_names(value):
+    """`--label-names '0=negative,1=positive'` -> {"0": "negative", "1": "positive"}."""
+    if not value:
+        return {}
+    aliases = {}
+    for item in value.split(","):
+        raw, sep, name = item.partition("=")
+        if not sep or not raw.strip() or not name.strip():
+            raise click.BadParameter(
+                f"expected LABEL=NAME pairs separated by commas, got {item!r}",
+                param_hint="--label-names",
+            )
+        aliases[raw.strip()] = name.strip()
+    return aliases
+
+
+def start_from(init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log):
+    """`train --init`: (model, encoder, kind) from a classifier folder (fine-tuned; a new head
+    when the labels differ) or a word language model (`pipelines.lm train --level word`; its
+    embeddings and recurrent layers become a forward encoder, its vocabulary the classifier's)."""
+    from zoo import registry
+    from zoo.models import SentimentClassifier
+
+    folder = cli.model_folder(init_model)
+    if os.path.exists(os.path.join(folder, "lm.json")):
+        from pipelines.lm import Tokens
+
+        tokens = Tokens.load(folder)
+        if tokens.level != "word":
+            raise DataError(folder, "a character language model cannot start a classifier")
+        lm = registry.load(folder)
+        model = SentimentClassifier.from_language_model(
+            lm, len(labels), pooling=pooling, dropout=dropout
+        )
+        log(f"encoder from the language model {init_model} ({len(tokens.vocab):,} words)")
+        words = tokens.vocab
+        return model, TextEncoder(words, labels, max_tokens, truncate, tokens.lower, aliases), "lm"
+    old, old_encoder = load_classifier(folder)
+    encoder = TextEncoder(
+        old_encoder.words,
+        labels,
+        old_encoder.max_tokens,
+        old_encoder.truncate,
+        old_encoder.lower,
+        {**old_encoder.aliases, **aliases},
+    )
+    if labels.tokens == old_encoder.labels.tokens:
+        return old, encoder, "classifier"
+    config = {**old.get_config(), "num_classes": len(labels)}
+    model = SentimentClassifier.from_config(config)
+    model.build()
+    for target, source in zip(model.weights, old.weights):
+        if "classes/" not in target.path:  # the new head keeps its fresh initialisation
+            target.assign(source)
+    log(f"new output layer for the labels {', '.join(labels.tokens)}")
+    return model, encoder, "classifier"
 
 
 def load_classifier(name_or_path):
@@ -244,6 +313,27 @@ def main():
 @click.option(
     "--dropout", default=0.3, show_default=True, type=click.FloatRange(0, 1, max_open=True)
 )
+@click.option(
+    "--label-names",
+    help="Names for the labels as the data writes them, e.g. '0=negative,1=positive'.",
+)
+@click.option(
+    "--discriminative",
+    "decay",
+    default=2.6,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="With --init: each level down (head, recurrent layers, embeddings) learns this many "
+    "times slower than the one above.",
+)
+@click.option(
+    "--unfreeze",
+    type=click.Choice(["gradual", "all"]),
+    default="gradual",
+    show_default=True,
+    help="With --init: 'gradual' trains only the head in epoch 1, one more level each epoch "
+    "after; 'all' trains everything from the start.",
+)
 @cli.reports_bad_input
 def train(
     train_sources,
@@ -274,17 +364,22 @@ def train(
     rnn,
     unidirectional,
     dropout,
+    label_names,
+    decay,
+    unfreeze,
 ):
-    """Trains a classifier and writes it to --out."""
+    """Trains a classifier (or fine-tunes one, or starts one from a word language model, with
+    --init) and writes it to --out."""
     import keras
 
     from pipelines.card import describe_run
     from pipelines.text import Vocabulary
-    from pipelines.training import TrainingRun, summary
+    from pipelines.training import FineTuning, LayerwiseAdam, TrainingRun, layerwise_adam, summary
     from zoo.models import SentimentClassifier
 
     epochs, batch_size = epochs or 10, batch_size or 32
     learning_rate, patience = learning_rate or 0.002, patience or 3
+    aliases = parse_label_names(label_names)
     rows = [
         r for s in train_sources for r in read_labelled(s, max_examples, text_column, label_column)
     ]
@@ -296,40 +391,44 @@ def train(
         dev_rows, rows = [rows[i] for i in order[:cut]], [rows[i] for i in order[cut:]]
     else:
         dev_rows = []
-    run = TrainingRun(out, resume=resume, seed=seed)
+    log = lambda message: click.echo(message, err=True)  # noqa: E731
+    run = TrainingRun(out, resume=resume, seed=seed, log=log)
+    started_from = None
     if run.resumed:
         encoder = TextEncoder.load(run.assets)
         model = run.load_checkpoint()
     else:
-        words = Vocabulary.build(
-            (TextEncoder.tokens(text) for text, _, _ in rows),
-            min_count=min_count,
-            max_size=max_vocab,
-        )
-        labels = Vocabulary(sorted({label for _, label, _ in rows}), specials=())
-        encoder = TextEncoder(words, labels, max_tokens, truncate)
-        model = SentimentClassifier(
-            len(words),
-            len(labels),
-            embedding_dim=embedding_dim,
-            rnn=rnn,
-            units=units,
-            depth=depth,
-            bidirectional=not unidirectional,
-            pooling=pooling,
-            dropout=dropout,
-        )
-        model.build()
+        names = sorted({aliases.get(label, label) for _, label, _ in rows})
+        labels = Vocabulary(names, specials=())
+        if init_model:
+            model, encoder, started_from = start_from(
+                init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log
+            )
+        else:
+            words = Vocabulary.build(
+                (split_text(text, "word", lower=True) for text, _, _ in rows),
+                min_count=min_count,
+                max_size=max_vocab,
+            )
+            encoder = TextEncoder(words, labels, max_tokens, truncate, aliases=aliases)
+            model = SentimentClassifier(
+                len(words),
+                len(labels),
+                embedding_dim=embedding_dim,
+                rnn=rnn,
+                units=units,
+                depth=depth,
+                bidirectional=not unidirectional,
+                pooling=pooling,
+                dropout=dropout,
+            )
+            model.build()
         if vectors:
             from pipelines.vectors import fill_embeddings, load_vectors
 
-            found = fill_embeddings(model.embedding, words.tokens, load_vectors(vectors))
-            click.echo(f"word vectors for {found:,} of {len(words):,} words", err=True)
+            found = fill_embeddings(model.embedding, encoder.words.tokens, load_vectors(vectors))
+            log(f"word vectors for {found:,} of {len(encoder.words):,} words")
         encoder.save(run.assets)
-        model.compile(
-            keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
     train_labels = label_ids(encoder, rows, train_sources[0])
     dev_labels = label_ids(encoder, dev_rows, dev_source or train_sources[0]) if dev_rows else None
     dataset = make_dataset(encoder, rows, train_labels, batch_size, True, seed)
@@ -338,6 +437,17 @@ def train(
         predicted = probabilities(m, encoder, [t for t, _, _ in dev_rows]).argmax(axis=1)
         return classification_metrics(dev_labels, predicted, len(encoder.labels))
 
+    callbacks = []
+    if not run.resumed:
+        clip = {"clipnorm": clip_norm} if clip_norm else {}
+        if init_model:
+            optimizer = layerwise_adam(model.layer_groups(), learning_rate, **clip)
+        else:
+            optimizer = keras.optimizers.Adam(learning_rate, **clip)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer, loss=loss)
+    if isinstance(model.optimizer, LayerwiseAdam):
+        callbacks.append(FineTuning(decay, gradual=unfreeze == "gradual", log=log))
     result = run.fit(
         model,
         dataset,
@@ -345,6 +455,7 @@ def train(
         evaluate if dev_rows else None,
         "accuracy" if dev_rows else None,
         patience=patience,
+        callbacks=callbacks,
     )
     card = describe_run(
         task="sentiment",
@@ -365,12 +476,18 @@ def train(
             },
             "max_tokens": encoder.max_tokens,
             "truncate": encoder.truncate,
+            "lower": encoder.lower,
         },
         sizes={"words": len(encoder.words), "labels": encoder.labels.tokens},
         train_sources=train_sources,
         dev_source=dev_source or f"{dev_fraction:.0%} of the training data (seed {seed})",
         result=result,
-        extra={"vectors": vectors},
+        extra={
+            "vectors": vectors,
+            "init": init_model and {"model": init_model, "kind": started_from},
+            "fine_tuning": init_model
+            and {"discriminative": decay, "unfreeze": unfreeze, "learning_rate": learning_rate},
+        },
     )
     run.finish(model, card=card)
     cli.print_json(summary(out, result))

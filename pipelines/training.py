@@ -42,6 +42,71 @@ def set_seed(seed, deterministic=False):
         tf.config.experimental.enable_op_determinism()
 
 
+@keras.saving.register_keras_serializable(package="pipelines")
+class LayerwiseAdam(keras.optimizers.Adam):
+    """Adam whose variables fall into groups ("levels" of a model, from the input up), each
+    with its own learning-rate factor held in the `group_rates` variable: discriminative
+    fine-tuning and gradual unfreezing (Howard & Ruder 2018; a factor of 0 freezes a group).
+    `groups` maps variable paths (`variable.path`) to group indices; a variable not named
+    steps at the base rate. `FineTuning` sets the factors at the start of every epoch."""
+
+    def __init__(self, learning_rate=0.001, groups=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.groups = dict(groups or {})
+        self.group_count = max(self.groups.values(), default=-1) + 1
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.group_rates = self.add_variable(
+            (max(self.group_count, 1),), initializer="ones", name="group_rates"
+        )
+        # update_step sees backend variables (no path): look groups up by position
+        self._group_of = [self.groups.get(v.path) for v in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        group = self._group_of[self._get_variable_index(variable)]
+        if group is not None:
+            learning_rate = learning_rate * self.group_rates[group]
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
+class FineTuning(keras.callbacks.Callback):
+    """Sets a `LayerwiseAdam`'s group factors as each epoch begins: the top group learns at the
+    base rate, each group below `decay` times slower (discriminative learning rates); with
+    `gradual`, epoch k trains only the top k groups (gradual unfreezing), then all of them."""
+
+    def __init__(self, decay=2.6, gradual=True, log=None):
+        super().__init__()
+        self.decay, self.gradual, self.log = decay, gradual, log
+
+    def rates(self, epoch, count):
+        open_groups = min(epoch + 1, count) if self.gradual else count
+        return [
+            self.decay ** -(count - 1 - g) if g >= count - open_groups else 0.0
+            for g in range(count)
+        ]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        optimizer.build(self.model.trainable_variables)
+        rates = self.rates(epoch, optimizer.group_count)
+        optimizer.group_rates.assign(rates)
+        frozen = sum(rate == 0 for rate in rates)
+        if frozen and self.log:
+            self.log(f"epoch {epoch + 1}: the lowest {frozen} of {len(rates)} levels frozen")
+
+
+def layerwise_adam(groups, learning_rate, **kwargs):
+    """A `LayerwiseAdam` for lists of variables ordered from the input to the output."""
+    paths = {variable.path: index for index, group in enumerate(groups) for variable in group}
+    return LayerwiseAdam(learning_rate, groups=paths, **kwargs)
+
+
 def write_json(path, record):
     """Writes JSON atomically: a temporary file renamed over `path`."""
     tmp = f"{path}.tmp{os.getpid()}"
@@ -165,7 +230,9 @@ class TrainingRun:
             )
         best = os.path.join(self.work, BEST)
         if os.path.exists(best):
-            model.load_weights(best)
+            with warnings.catch_warnings():  # the model's weights; the optimizer may differ
+                warnings.filterwarnings("ignore", message="Skipping variable loading")
+                model.load_weights(best)
         self.state = state
         return {
             "epochs": state["epoch"],

@@ -37,6 +37,11 @@ def _find(header, wanted, given, path, what):
     )
 
 
+def is_table(path):
+    """Whether a path names a CSV or TSV file (`.csv`, `.tsv`, optionally `.gz`)."""
+    return str(path).lower().removesuffix(".gz").endswith((".csv", ".tsv"))
+
+
 def read_table(path, text_column=None, label_column=None, labelled=True, max_examples=None):
     """Rows of a CSV (comma) or TSV (`.tsv`, tab) file as `(text, label, line)` tuples
     (`label` None when `labelled` is false).

@@ -199,3 +199,42 @@ def test_word_level_keeps_the_top_words_and_ends_lines(models, tmp_path):
     assert sampled.exit_code == 0 and "<UNK>" not in sampled.output
     scored = invoke("score", "--model", out, "--json", "the cat sat on the mat .")
     assert json.loads(lines_of(scored.output)[-1])["tokens"] == 7
+
+
+def test_lower_cased_tied_word_model_from_a_table_exports(tmp_path):
+    table = tmp_path / "reviews.csv"
+    rows = ["text,label"] + ['"The cat sat on the mat, in 1999.",1', "A DOG sat on a log.,0"] * 30
+    table.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "lower-lm"
+    args = ["--level", "word", "--lower", "--tie-embeddings", "--units", 8, "--depth", 1]
+    args += ["--embedding-dim", 4, "--epochs", 2, "--batch-size", 2, "--bptt", 10]
+    result = invoke("train", "--train", table, *args, "--out", out)
+    assert result.exit_code == 0, result.output
+    tokens = lm.Tokens.load(out)
+    assert tokens.lower and "the" in tokens.vocab and "The" not in tokens.vocab
+    assert "0000" in tokens.vocab and "text" not in tokens.vocab  # digits folded, no header
+    texts = ["The CAT sat in 2001.", "a dog sat on a mat"]
+    scored = invoke("score", "--model", out, "--json", *texts, "the cat sat in 0000 .")
+    first, second, folded = [json.loads(line)["log_prob"] for line in lines_of(scored.output)]
+    assert first == pytest.approx(folded, abs=1e-5)
+    served = tmp_path / "served"
+    assert invoke("export", "--model", out, "--out", served).exit_code == 0
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        sys.modules["zoo"] = None
+        sys.modules["pipelines"] = None
+        import tensorflow as tf
+        loaded = tf.saved_model.load({str(served)!r})
+        out = loaded.signatures["serving_default"](texts=tf.constant({texts!r}))
+        print(json.dumps(out["log_prob"].numpy().tolist()))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH="")
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == pytest.approx(
+        [first, second], abs=1e-3
+    )

@@ -152,3 +152,88 @@ def test_bad_input_exits_2(trained, tmp_path):
     (tmp_path / "unseen.csv").write_text("text,label\nfine,pos\nmeh,meh\n")
     result = invoke("evaluate", "--model", trained["out"], "--data", tmp_path / "unseen.csv")
     assert result.exit_code == 2 and "unseen.csv:3: label 'meh' unseen in training" in result.output
+
+
+def test_init_from_a_word_language_model_with_label_names(trained, tmp_path):
+    from pipelines import lm
+
+    lm_out = tmp_path / "lm"
+    result = CliRunner().invoke(
+        lm.main,
+        [
+            "train",
+            "--train",
+            trained["train"],
+            "--level",
+            "word",
+            "--lower",
+            "--tie-embeddings",
+            "--units",
+            "8",
+            "--depth",
+            "1",
+            "--embedding-dim",
+            "8",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--bptt",
+            "10",
+            "--out",
+            str(lm_out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "from-lm"
+    result = invoke(
+        "train",
+        "--train",
+        trained["train"],
+        "--dev",
+        trained["dev"],
+        "--init",
+        lm_out,
+        "--label-names",
+        "neg=negative, pos=positive",
+        "--epochs",
+        8,
+        "--learning-rate",
+        0.02,
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    assert "epoch 1: the lowest 2 of 3 levels frozen" in result.output  # gradual unfreezing
+    card = json.loads((out / "card.json").read_text())
+    assert card["init"]["kind"] == "lm" and card["architecture"]["bidirectional"] is False
+    assert (out / "words.txt").read_text() == (lm_out / "vocab.txt").read_text()
+    # the data's labels (neg/pos) are read as the names they were given
+    result = invoke("evaluate", "--model", out, "--data", trained["dev"], "--json")
+    assert json.loads(result.output.strip().splitlines()[-1])["accuracy"] > 0.7
+    predicted = json.loads(invoke("predict", "--model", out, "--json", "superb").output)
+    assert set(predicted["probabilities"]) == {"negative", "positive"}
+    bad = invoke(
+        "train", "--train", trained["train"], "--label-names", "x", "--out", tmp_path / "b"
+    )
+    assert bad.exit_code == 2 and "LABEL=NAME" in bad.output
+
+
+def test_init_from_a_classifier_with_new_labels_gets_a_new_head(trained, tmp_path):
+    three = tmp_path / "three.csv"
+    rng = random.Random(3)
+    rows = ["text,label"] + [
+        f"{review(rng, label == 'pos')},{label}" for label in ("pos", "neg", "mixed") * 20
+    ]
+    three.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "three-model"
+    result = invoke(
+        "train", "--train", three, "--init", trained["out"], "--epochs", 1, "--out", out
+    )
+    assert result.exit_code == 0, result.output
+    assert "new output layer for the labels mixed, neg, pos" in result.output
+    metrics = json.loads(
+        invoke("evaluate", "--model", out, "--data", three, "--json").output.splitlines()[-1]
+    )
+    assert "macro_f1" in metrics  # more than two classes
+    assert (out / "words.txt").read_text() == (trained["out"] / "words.txt").read_text()

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.training import TrainingRun, plot_history, write_json
+from pipelines.training import (
+    FineTuning,
+    LayerwiseAdam,
+    TrainingRun,
+    layerwise_adam,
+    plot_history,
+    write_json,
+)
 
 
 @keras.saving.register_keras_serializable(package="tests")
@@ -135,3 +142,32 @@ def test_write_json_and_plot(tmp_path):
         tmp_path / "h.png",
     )
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_layerwise_adam_scales_and_freezes_groups(tmp_path):
+    inputs = keras.Input((3,), name="x")
+    low = keras.layers.Dense(4, name="low")
+    mid = keras.layers.Dense(4, name="mid")
+    top = keras.layers.Dense(1, name="top")
+    model = keras.Model(inputs, top(mid(low(inputs))))
+    groups = [low.trainable_weights, mid.trainable_weights, top.trainable_weights]
+    model.compile(layerwise_adam(groups, 0.01), loss="mse")
+    tuning = FineTuning(decay=2.0, gradual=True)
+    assert tuning.rates(0, 3) == [0.0, 0.0, 1.0]  # epoch 1: the head only
+    assert tuning.rates(1, 3) == [0.0, 0.5, 1.0]
+    assert tuning.rates(5, 3) == [0.25, 0.5, 1.0]
+    assert FineTuning(2.0, gradual=False).rates(0, 3) == [0.25, 0.5, 1.0]
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.group_rates.assign([0.0, 0.5, 1.0])
+    before = [v.numpy().copy() for v in model.trainable_weights]
+    x, y = np.ones((8, 3), "float32"), np.full((8, 1), 5.0, "float32")
+    model.train_on_batch(x, y)
+    steps = [np.abs(v.numpy() - b).max() for v, b in zip(model.trainable_weights, before)]
+    # Adam's first step moves each weight by about the learning rate times its factor
+    assert steps[0] == 0 and steps[1] == 0  # frozen
+    assert steps[2] == pytest.approx(0.005, rel=0.01) and steps[4] == pytest.approx(0.01, rel=0.01)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.optimizer, LayerwiseAdam)
+    assert loaded.optimizer.groups == model.optimizer.groups
+    np.testing.assert_allclose(loaded.optimizer.group_rates.numpy(), [0.0, 0.5, 1.0])

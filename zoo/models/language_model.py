@@ -24,6 +24,10 @@ class LanguageModel(keras.Model):
         embedding_dim: token embedding size.
         rnn: `"lstm"` or `"gru"`; units: its size; depth: stacked layers.
         dropout: on the embeddings, between layers and before the softmax.
+        tie_embeddings: score the next token against the embedding matrix (Press & Wolf 2017,
+            as AWD-LSTM and ULMFiT do): the last layer's output is projected to
+            `embedding_dim` and multiplied by the transposed embeddings. Fewer weights, and a
+            large word vocabulary costs `embedding_dim` rather than `units` per output row.
         stateful_batch: a fixed batch size for truncated backpropagation through time: the
             final states of each batch become the initial states of the next (row i continues
             row i), as Keras's `stateful=True` does; `reset_states()` starts afresh. `None` (the
@@ -41,6 +45,7 @@ class LanguageModel(keras.Model):
         units=512,
         depth=2,
         dropout=0.2,
+        tie_embeddings=False,
         stateful_batch=None,
         **kwargs,
     ):
@@ -53,6 +58,7 @@ class LanguageModel(keras.Model):
         self.units = units
         self.depth = depth
         self.dropout = dropout
+        self.tie_embeddings = tie_embeddings
         self.stateful_batch = stateful_batch
 
         recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[rnn]
@@ -72,9 +78,17 @@ class LanguageModel(keras.Model):
         self.dropouts = [
             keras.layers.Dropout(dropout, name=f"dropout_{i}") for i in range(depth + 1)
         ]
-        self.logits = keras.layers.Dense(vocab_size, name="logits")
+        if tie_embeddings:
+            self.projection = keras.layers.Dense(embedding_dim, name="projection")
+            self.logits = None
+        else:
+            self.logits = keras.layers.Dense(vocab_size, name="logits")
 
     def build(self, input_shape=None):
+        if self.tie_embeddings:
+            self.logits_bias = self.add_weight(
+                shape=(self.vocab_size,), initializer="zeros", name="logits_bias"
+            )
         self.call(tf.ones((self.stateful_batch or 1, 1), "int32"))
         if self.stateful_batch is not None:
             self.reset_states()
@@ -92,8 +106,17 @@ class LanguageModel(keras.Model):
             h, *layer_states = rnn(h, initial_state=initial, mask=mask, training=training)
             final.append(layer_states)
         h = self.dropouts[-1](h, training=training)
-        logits = self.logits(h)
+        logits = self.output_logits(h)
         return (logits, final) if return_states else logits
+
+    def output_logits(self, h):
+        """The last layer's outputs `(batch, time, units)` -> next-token logits."""
+        if not self.tie_embeddings:
+            return self.logits(h)
+        projected = self.projection(h)
+        table = keras.ops.cast(self.embedding.embeddings, projected.dtype)
+        logits = keras.ops.matmul(projected, keras.ops.transpose(table))
+        return logits + keras.ops.cast(self.logits_bias, logits.dtype)
 
     def reset_states(self):
         """Zeroes the carried states of a `stateful_batch` model."""
@@ -145,6 +168,7 @@ class LanguageModel(keras.Model):
             "units",
             "depth",
             "dropout",
+            "tie_embeddings",
             "stateful_batch",
         ):
             config[name] = getattr(self, name)

@@ -11,7 +11,7 @@ import tensorflow as tf
 from zoo import layers
 
 RNNS = ("lstm", "gru")
-POOLINGS = ("last", "max", "mean", "max_mean", "attention")
+POOLINGS = ("last", "max", "mean", "max_mean", "last_max_mean", "attention")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -26,11 +26,13 @@ class SentimentClassifier(keras.Model):
         bidirectional: read the text both ways.
         pooling: how the steps become one vector: `"last"` (the final state: the last valid
             step forwards, and the first step backwards), `"max"`, `"mean"`, `"max_mean"` (both,
-            concatenated) or `"attention"` (a learned weighted mean), all over valid steps only.
+            concatenated), `"last_max_mean"` (all three, ULMFiT's concat pooling) or
+            `"attention"` (a learned weighted mean), all over valid steps only.
         dropout: on the embeddings, between layers and before the softmax.
 
     Train it with `compile(optimizer, loss=keras.losses.SparseCategoricalCrossentropy(
-    from_logits=True))` and `fit(tokens, labels)`.
+    from_logits=True))` and `fit(tokens, labels)`. `from_language_model` starts one from a
+    `LanguageModel` (same ids): its embeddings and recurrent layers become the encoder.
     """
 
     def __init__(
@@ -93,14 +95,15 @@ class SentimentClassifier(keras.Model):
         """(batch, time, features), (batch, time) -> (batch, pooled features), valid steps only."""
         valid = tf.cast(mask, h.dtype)[:, :, None]
         count = tf.maximum(tf.reduce_sum(valid, axis=1), 1.0)
-        if self.pooling == "last":
+        if self.pooling in ("last", "last_max_mean"):
             last = tf.maximum(tf.reduce_sum(tf.cast(mask, "int32"), axis=1) - 1, 0)
-            forward = tf.gather(h, last, batch_dims=1)
-            if not self.bidirectional:
-                return forward
-            # the backward direction has read the whole text at the first step
-            half = h.shape[-1] // 2
-            return tf.concat([forward[:, :half], h[:, 0, half:]], axis=-1)
+            final = tf.gather(h, last, batch_dims=1)
+            if self.bidirectional:
+                # the backward direction has read the whole text at the first step
+                half = h.shape[-1] // 2
+                final = tf.concat([final[:, :half], h[:, 0, half:]], axis=-1)
+            if self.pooling == "last":
+                return final
         lowest = tf.fill(tf.shape(h), tf.cast(-1e9, h.dtype))
         maximum = tf.reduce_max(tf.where(valid > 0, h, lowest), axis=1)
         mean = tf.reduce_sum(h * valid, axis=1) / count
@@ -110,10 +113,42 @@ class SentimentClassifier(keras.Model):
             return mean
         if self.pooling == "max_mean":
             return tf.concat([maximum, mean], axis=-1)
+        if self.pooling == "last_max_mean":
+            return tf.concat([final, maximum, mean], axis=-1)
         scores = tf.squeeze(self.attention_scores(h), -1)
         scores = tf.where(mask, scores, tf.cast(-1e9, scores.dtype))
         weights = tf.nn.softmax(scores, axis=1)[:, :, None]
         return tf.reduce_sum(h * weights, axis=1)
+
+    def layer_groups(self):
+        """The trainable variables from the input up, one list per level: the embeddings,
+        each recurrent layer, the head (pooling scores and classes). For discriminative learning
+        rates and gradual unfreezing (`pipelines.training.LayerwiseAdam`)."""
+        head = [self.classes] + ([self.attention_scores] if self.attention_scores else [])
+        levels = [[self.embedding], *[[layer] for layer in self.encoder.layers], head]
+        return [[v for layer in level for v in layer.trainable_weights] for level in levels]
+
+    @classmethod
+    def from_language_model(cls, lm, num_classes, pooling="last_max_mean", dropout=0.3, **kwargs):
+        """A classifier reading text as `lm` (a `zoo.models.LanguageModel`) does, forwards,
+        with its embeddings and recurrent layers copied in; the head is new."""
+        model = cls(
+            lm.vocab_size,
+            num_classes,
+            embedding_dim=lm.embedding_dim,
+            rnn=lm.rnn,
+            units=lm.units,
+            depth=lm.depth,
+            bidirectional=False,
+            pooling=pooling,
+            dropout=dropout,
+            **kwargs,
+        )
+        model.build()
+        model.embedding.set_weights(lm.embedding.get_weights())
+        for target, source in zip(model.encoder.layers, lm.rnns):
+            target.set_weights(source.get_weights())
+        return model
 
     def get_config(self):
         config = super().get_config()

@@ -67,3 +67,23 @@ def test_fit_lowers_the_loss_and_saves(tmp_path):
     model.save(tmp_path / "lm.keras")
     loaded = keras.saving.load_model(tmp_path / "lm.keras")
     np.testing.assert_allclose(loaded(x[:2]), model(x[:2]), atol=1e-6)
+
+
+def test_tied_embeddings_score_against_the_embedding_table(tmp_path):
+    model = LanguageModel(11, embedding_dim=4, units=6, depth=1, dropout=0.0, tie_embeddings=True)
+    model.build()
+    assert not any("logits/kernel" in v.path for v in model.weights)  # no vocab x units matrix
+    x = tf.constant([[3, 4, 5, 0]])
+    h = model.rnns[0](model.embedding(x), mask=x > 0)[0]
+    expected = model.projection(h) @ tf.transpose(model.embedding.embeddings) + model.logits_bias
+    np.testing.assert_allclose(model(x), expected, atol=1e-5)
+    model.save(tmp_path / "tied.keras")
+    loaded = keras.saving.load_model(tmp_path / "tied.keras")
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+    stateful = LanguageModel(
+        11, embedding_dim=4, units=6, depth=1, tie_embeddings=True, stateful_batch=1
+    )
+    stateful.build()
+    for target, source in zip(stateful.trainable_weights, model.trainable_weights):
+        target.assign(source)
+    np.testing.assert_allclose(stateful.without_state()(x), model(x), atol=1e-6)

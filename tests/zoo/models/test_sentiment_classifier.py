@@ -48,3 +48,26 @@ def test_learns_a_keyword_and_round_trips(rnn, tmp_path):
     model.save(tmp_path / "clf.keras")
     loaded = keras.saving.load_model(tmp_path / "clf.keras")
     np.testing.assert_allclose(loaded(x[:4]), model(x[:4]), atol=1e-5)
+
+
+def test_from_language_model_reuses_the_encoder():
+    from zoo.models import LanguageModel
+
+    lm = LanguageModel(25, embedding_dim=6, units=7, depth=2, tie_embeddings=True)
+    lm.build()
+    model = SentimentClassifier.from_language_model(lm, 3, pooling="last_max_mean", dropout=0.0)
+    assert not model.bidirectional and model.units == 7 and model.depth == 2
+    np.testing.assert_array_equal(model.embedding.embeddings, lm.embedding.embeddings)
+    tokens = tf.constant([[4, 5, 6, 0]])
+    # the classifier's encoder reads text exactly as the language model does
+    h_lm = lm.embedding(tokens)
+    for rnn in lm.rnns:
+        h_lm = rnn(h_lm, mask=tokens > 0)[0]
+    h = model.encoder(model.embedding(tokens), mask=tokens > 0)
+    np.testing.assert_allclose(h[:, :3], h_lm[:, :3], atol=1e-6)
+    assert model(tokens).shape == (1, 3)
+    # last + max + mean of 7 features
+    assert model.pool(h, tokens > 0).shape == (1, 21)
+    levels = model.layer_groups()
+    assert len(levels) == 4 and levels[0] == [model.embedding.embeddings]
+    assert sum(len(level) for level in levels) == len(model.trainable_weights)
