@@ -258,3 +258,44 @@ def export_classifier(model, encoder, out):
         [table],
         {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")])},
     )
+
+
+def export_seq2seq(model, sides, out):
+    """A SavedModel of an encoder-decoder (`pipelines.seq2seq.Sides` describes its text):
+    `serving_default(texts)` with `texts` a (batch,) string tensor returns `outputs` (batch,)
+    strings, decoded greedily by a loop inside the graph, and `scores` (batch,) their mean
+    log-probability per token (`<EOS>` included)."""
+    source_table = sides.source_vocab.lookup_table()
+    names = tf.constant(sides.target_vocab.tokens)
+    separator = "" if sides.target_level == "char" else " "
+    bos, eos, unk = sides.target_vocab.bos_id, sides.target_vocab.eos_id, sides.source_vocab.unk_id
+    banned = tuple(sides.banned)
+
+    def pieces(texts):
+        if sides.source_level == "char":
+            return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
+        if sides.source_level == "space":
+            return tf.strings.split(texts)
+        return graph_word_tokenize(texts)[0]
+
+    def serve(texts):
+        ids = tf.cast(tf.ragged.map_flat_values(source_table.lookup, pieces(texts)), tf.int32)
+        dense = ids.to_tensor(0)
+        dense = tf.pad(dense, [[0, 0], [0, 1 - tf.minimum(tf.shape(dense)[1], 1)]])
+        # an empty input is one unknown token, as Sides.encode_source makes it
+        first = tf.where(ids.row_lengths() == 0, unk, dense[:, 0])
+        dense = tf.concat([first[:, None], dense[:, 1:]], axis=1)
+        limit = 2 * tf.shape(dense)[1] + 10  # pipelines.seq2seq.max_output_length
+        tokens, total, lengths, _ = model.greedy(dense, bos, eos, limit, banned=banned)
+        pieces_out = tf.RaggedTensor.from_tensor(tf.gather(names, tokens), lengths=lengths)
+        return {
+            "outputs": tf.strings.reduce_join(pieces_out, axis=1, separator=separator),
+            "scores": total / tf.cast(lengths + 1, tf.float32),
+        }
+
+    write_archive(
+        out,
+        model,
+        [source_table],
+        {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")])},
+    )

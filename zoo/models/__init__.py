@@ -3,5 +3,6 @@
 from zoo.models.language_model import LanguageModel
 from zoo.models.ner_tagger import NERTagger
 from zoo.models.sentiment_classifier import SentimentClassifier
+from zoo.models.seq2seq import Seq2Seq
 
-__all__ = ["LanguageModel", "NERTagger", "SentimentClassifier"]
+__all__ = ["LanguageModel", "NERTagger", "Seq2Seq", "SentimentClassifier"]

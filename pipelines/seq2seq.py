@@ -1,0 +1,634 @@
+"""String-to-string tasks end to end: `python -m pipelines.seq2seq` train, evaluate, predict,
+export (and `dates`, the course's date-normalisation data).
+
+    python -m pipelines.seq2seq predict knight photosynthesis
+    python -m pipelines.seq2seq evaluate --data ../shared/data/cmudict/dev.dict --json
+    python -m pipelines.seq2seq dates --num 40000 --out dates.tsv
+    python -m pipelines.seq2seq train --train pairs.tsv --dev dev.tsv --out my-model
+
+Data: pair files, one `source<TAB>target` a line (`.gz` allowed), or the CMU Pronouncing
+Dictionary (`WORD PH1 PH2 ...`; alternates `WORD(2)`; `# comments` and `;;;` lines skipped;
+`.dict` files, or `--format cmudict`). A source listed more than once has several right
+answers: evaluation counts an output right when it matches any of them.
+
+Each side is split into tokens at a level: `char` (characters), `word` (`word_tokenize`) or
+`space` (whitespace-separated symbols, e.g. phonemes). A model folder holds `model.keras` (a
+`zoo.models.Seq2Seq`), `source.txt`, `target.txt` (vocabularies) and `seq2seq.json` (levels).
+"""
+
+import datetime
+import json
+import os
+import random
+import sys
+
+import click
+import numpy as np
+
+from pipelines import cli
+from pipelines.errors import DataError
+
+DEFAULT_MODEL = "g2p-cmudict"
+LEVELS = ("char", "word", "space")
+FORMATS = ("pairs", "cmudict")
+
+
+# === Data ===
+
+
+def data_format_of(source, given=None):
+    """`given`, or `cmudict` for `.dict` files and `pairs` otherwise."""
+    if given:
+        if given not in FORMATS:
+            raise click.BadParameter(f"must be one of {FORMATS}", param_hint="--format")
+        return given
+    return "cmudict" if str(source).lower().removesuffix(".gz").endswith(".dict") else "pairs"
+
+
+def read_pairs(path, max_examples=None):
+    """(source, target, line) of a `source<TAB>target` file; blank lines are skipped."""
+    from pipelines.data.files import read_lines
+
+    pairs = []
+    for number, line in enumerate(read_lines(path), 1):
+        if not line.strip():
+            continue
+        source, tab, target = line.partition("\t")
+        if not tab:
+            raise DataError(path, "no tab between source and target", number)
+        if not source.strip() or not target.strip():
+            raise DataError(path, "empty source or target", number)
+        pairs.append((source.strip(), target.strip(), number))
+        if max_examples and len(pairs) >= max_examples:
+            break
+    if not pairs:
+        raise DataError(path, "no pairs")
+    return pairs
+
+
+def read_cmudict(path, max_examples=None):
+    """(word, "PH1 PH2 ...", line) of a CMU Pronouncing Dictionary file: `WORD(2)` is another
+    pronunciation of WORD; `# comments` and `;;;` lines are skipped."""
+    from pipelines.data.files import read_lines
+
+    entries = []
+    for number, line in enumerate(read_lines(path), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith(";;;"):
+            continue
+        word, *phonemes = line.split()
+        if not phonemes:
+            raise DataError(path, f"no pronunciation for {word!r}", number)
+        if word.endswith(")") and "(" in word[1:]:
+            word = word[: word.rindex("(")]
+        entries.append((word, " ".join(phonemes), number))
+        if max_examples and len(entries) >= max_examples:
+            break
+    if not entries:
+        raise DataError(path, "no entries")
+    return entries
+
+
+def read_examples(source, data_format=None, max_examples=None):
+    if data_format_of(source, data_format) == "cmudict":
+        return read_cmudict(source, max_examples)
+    return read_pairs(source, max_examples)
+
+
+def references(examples):
+    """Sources in first-seen order, each with every target given for it."""
+    grouped = {}
+    for source, target, _ in examples:
+        grouped.setdefault(source, [])
+        if target not in grouped[source]:
+            grouped[source].append(target)
+    return list(grouped), list(grouped.values())
+
+
+class Sides:
+    """How a model turns each side's text into ids and back: a vocabulary and a level each."""
+
+    def __init__(self, source_vocab, target_vocab, source_level, target_level):
+        self.source_vocab, self.target_vocab = source_vocab, target_vocab
+        self.source_level, self.target_level = source_level, target_level
+
+    @staticmethod
+    def split(text, level):
+        from pipelines.text import word_tokenize
+
+        if level == "char":
+            return list(text)
+        if level == "space":
+            return text.split()
+        return [t.text for t in word_tokenize(text)]
+
+    @staticmethod
+    def join(pieces, level):
+        return "".join(pieces) if level == "char" else " ".join(pieces)
+
+    @classmethod
+    def build(cls, examples, source_level, target_level, max_vocab=None):
+        from pipelines.text import Vocabulary
+
+        return cls(
+            Vocabulary.build(
+                (cls.split(s, source_level) for s, _, _ in examples), max_size=max_vocab
+            ),
+            Vocabulary.build(
+                (cls.split(t, target_level) for _, t, _ in examples), max_size=max_vocab
+            ),
+            source_level,
+            target_level,
+        )
+
+    def encode_source(self, text):
+        return np.asarray(
+            self.source_vocab.encode(self.split(text, self.source_level))
+            or [self.source_vocab.unk_id],
+            "int32",
+        )
+
+    def encode_target(self, text):
+        return np.asarray(self.target_vocab.encode(self.split(text, self.target_level)), "int32")
+
+    def decode(self, ids):
+        return self.join([self.target_vocab.token(int(i)) for i in ids], self.target_level)
+
+    @property
+    def banned(self):
+        """Target ids a decoder never writes: padding, `<UNK>` and `<BOS>`."""
+        v = self.target_vocab
+        return [v.pad_id, v.unk_id, v.bos_id]
+
+    def save(self, folder):
+        self.source_vocab.save(os.path.join(folder, "source.txt"))
+        self.target_vocab.save(os.path.join(folder, "target.txt"))
+        with open(os.path.join(folder, "seq2seq.json"), "w", encoding="utf-8") as handle:
+            json.dump(
+                {"source_level": self.source_level, "target_level": self.target_level}, handle
+            )
+
+    @classmethod
+    def load(cls, folder):
+        from pipelines.text import Vocabulary
+
+        with open(os.path.join(folder, "seq2seq.json"), encoding="utf-8") as handle:
+            settings = json.load(handle)
+        return cls(
+            Vocabulary.load(os.path.join(folder, "source.txt")),
+            Vocabulary.load(os.path.join(folder, "target.txt")),
+            settings["source_level"],
+            settings["target_level"],
+        )
+
+
+def make_dataset(sides, examples, batch_size, shuffle, seed=0):
+    """Batches of ({"source", "target": <BOS> y}, y <EOS>), similar lengths together."""
+    import tensorflow as tf
+
+    from pipelines.data import bucketed_dataset
+
+    bos, eos = sides.target_vocab.bos_id, sides.target_vocab.eos_id
+    rows = []
+    for source, target, _ in examples:
+        y = sides.encode_target(target)
+        rows.append(
+            {
+                "source": sides.encode_source(source),
+                "target": np.r_[bos, y].astype("int32"),
+                "next": np.r_[y, eos].astype("int32"),
+            }
+        )
+    spec = tf.TensorSpec([None], tf.int32)
+    signature = {"source": spec, "target": spec, "next": spec}
+    dataset = bucketed_dataset(
+        rows, signature, batch_size, shuffle=shuffle, seed=seed, pad_to_multiple=4
+    )
+    return dataset.map(lambda b: ({"source": b["source"], "target": b["target"]}, b["next"]))
+
+
+# === Decoding and metrics ===
+
+
+def max_output_length(source_length):
+    """How many tokens a decoder may write for an input of `source_length` tokens."""
+    return 2 * source_length + 10
+
+
+def decode(model, sides, texts, beam=1, batch_size=256):
+    """(output text, score) per text: greedy (`beam` 1) or beam search; the score is the
+    mean log-probability per output token (`<EOS>` included)."""
+    import tensorflow as tf
+
+    encoded = [sides.encode_source(t) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    bos, eos = sides.target_vocab.bos_id, sides.target_vocab.eos_id
+    results = [None] * len(texts)
+    size = batch_size if beam == 1 else max(1, batch_size // beam)
+    greedy = tf.function(model.greedy, reduce_retracing=True)
+    for lo in range(0, len(order), size):
+        chunk = order[lo : lo + size]
+        width = max(len(encoded[i]) for i in chunk)
+        x = np.zeros((len(chunk), width), "int32")
+        for row, i in enumerate(chunk):
+            x[row, : len(encoded[i])] = encoded[i]
+        limit = max_output_length(width)
+        if beam == 1:
+            tokens, total, lengths, _ = greedy(
+                tf.constant(x), bos, eos, tf.constant(limit), banned=tuple(sides.banned)
+            )
+            tokens, total, lengths = tokens.numpy(), total.numpy(), lengths.numpy()
+            for row, i in enumerate(chunk):
+                results[i] = (
+                    sides.decode(tokens[row, : lengths[row]]),
+                    float(total[row] / (lengths[row] + 1)),
+                )
+        else:
+            found = model.beam_search(
+                tf.constant(x), bos, eos, limit, beam=beam, banned=sides.banned
+            )
+            for row, i in enumerate(chunk):
+                ids, score = found[row][0]
+                results[i] = (sides.decode(ids), score)
+    return results
+
+
+def edit_distance(a, b):
+    """Levenshtein distance between two sequences."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def seq2seq_metrics(outputs, refs, level):
+    """`exact` (share of outputs equal to one of their references), `per` (token edit distance
+    over reference length, against the closest reference), `wer` (for word-level targets the
+    word error rate, which is `per` over words; otherwise the share of outputs not exactly
+    right, as G2P papers report it) and `bleu` (sacrebleu, word-level targets)."""
+    exact, errors, length = 0, 0, 0
+    for output, options in zip(outputs, refs):
+        exact += output in options
+        hyp = Sides.split(output, level)
+        best = min(
+            (edit_distance(hyp, Sides.split(r, level)), len(Sides.split(r, level))) for r in options
+        )
+        errors += best[0]
+        length += best[1]
+    n = max(len(outputs), 1)
+    metrics = {
+        "exact": exact / n,
+        "per": errors / max(length, 1),
+        "examples": len(outputs),
+    }
+    metrics["wer"] = metrics["per"] if level == "word" else 1 - metrics["exact"]
+    if level == "word":
+        import sacrebleu
+
+        depth = max(len(r) for r in refs)
+        streams = [[r[k] if k < len(r) else r[0] for r in refs] for k in range(depth)]
+        metrics["bleu"] = sacrebleu.corpus_bleu(outputs, streams).score
+    return {k: metrics[k] for k in ("wer", "per", "exact", "bleu", "examples") if k in metrics}
+
+
+def evaluate_model(model, sides, examples, beam=1):
+    sources, refs = references(examples)
+    outputs = [text for text, _ in decode(model, sides, sources, beam)]
+    return seq2seq_metrics(outputs, refs, sides.target_level)
+
+
+def attention_weights(model, sides, text, output):
+    """α (output tokens + `<EOS>`, input tokens) of the decoder writing `output` for `text`."""
+    import tensorflow as tf
+
+    source = tf.constant(sides.encode_source(text)[None])
+    target = np.r_[sides.target_vocab.bos_id, sides.encode_target(output)].astype("int32")
+    values, keys, mask, states = model.encode(source)
+    _, _, alpha = model.decode(tf.constant(target[None]), values, keys, mask, states)
+    return alpha[0].numpy()
+
+
+def draw_attention(path, weights, source_pieces, target_pieces):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(
+        figsize=(max(4, 0.45 * len(source_pieces) + 1.5), max(3, 0.4 * len(target_pieces) + 1))
+    )
+    axes.imshow(weights, cmap="viridis", aspect="auto", vmin=0, vmax=1)
+    axes.set_xticks(range(len(source_pieces)), source_pieces)
+    axes.set_yticks(range(len(target_pieces)), target_pieces)
+    axes.set_xlabel("input")
+    axes.set_ylabel("output")
+    figure.tight_layout()
+    tmp = f"{path}.tmp{os.getpid()}.png"
+    figure.savefig(tmp, dpi=120)
+    plt.close(figure)
+    os.replace(tmp, path)
+
+
+# === The course's date task ===
+
+MONTHS = [datetime.date(2000, m, 1).strftime("%B") for m in range(1, 13)]
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def _ordinal(n):
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def human_date(date, rng):
+    """One human way of writing `date` (a `datetime.date`), drawn with `rng`."""
+    month = MONTHS[date.month - 1]
+    month = rng.choice([month, month[:3], month[:3] + ".", "Sept" if date.month == 9 else month])
+    day = rng.choice([str(date.day), f"{date.day:02d}", _ordinal(date.day)])
+    year = str(date.year)
+    weekday = DAYS[date.weekday()]
+    weekday = rng.choice([weekday, weekday[:3]])
+    shapes = [
+        f"{day} {month} {year}",
+        f"{month} {day}, {year}",
+        f"{month} {day} {year}",
+        f"{weekday}, {month} {day}, {year}",
+        f"{weekday} {day} {month} {year}",
+        f"{weekday}, {day} {month} {year}",
+        f"{day} {month}, {year}",
+        f"the {_ordinal(date.day)} of {month} {year}",
+        f"{day}-{month}-{year}",
+        f"{month}. {day}, {year}".replace("..", "."),
+        f"{year}-{date.month:02d}-{date.day:02d}",
+    ]
+    text = rng.choice(shapes)
+    case = rng.random()
+    if case < 0.25:
+        text = text.lower()
+    elif case < 0.35:
+        text = text.upper()
+    return text
+
+
+def date_pairs(count, seed=0, start=1900, end=2099):
+    """`count` (human-readable date, ISO date) pairs, dates drawn uniformly in [start, end]."""
+    rng = random.Random(seed)
+    first = datetime.date(start, 1, 1).toordinal()
+    last = datetime.date(end, 12, 31).toordinal()
+    pairs = []
+    for _ in range(count):
+        date = datetime.date.fromordinal(rng.randint(first, last))
+        pairs.append((human_date(date, rng), date.isoformat()))
+    return pairs
+
+
+def load_seq2seq(name_or_path):
+    from zoo import registry
+
+    folder = cli.model_folder(name_or_path)
+    return registry.load(folder), Sides.load(folder)
+
+
+# === Command line ===
+
+
+@click.group()
+def main():
+    """Sequence to sequence with attention: G2P, dates, any string-to-string pairs."""
+    cli.quiet_tensorflow()
+
+
+beam_option = click.option(
+    "--beam",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Beam width (1: greedy decoding).",
+)
+
+
+@main.command()
+@cli.train_options
+@click.option("--source-level", type=click.Choice(LEVELS), help="Default: char.")
+@click.option(
+    "--target-level", type=click.Choice(LEVELS), help="Default: space for cmudict, else char."
+)
+@click.option("--max-vocab", default=None, type=click.IntRange(5), help="Per side.")
+@click.option("--units", default=256, show_default=True, type=click.IntRange(1))
+@click.option("--embedding-dim", default=64, show_default=True, type=click.IntRange(1))
+@click.option("--encoder-depth", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--decoder-depth", default=1, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--attention",
+    type=click.Choice(["additive", "multiplicative"]),
+    default="multiplicative",
+    show_default=True,
+)
+@click.option("--rnn", type=click.Choice(["lstm", "gru"]), default="lstm", show_default=True)
+@click.option("--unidirectional", is_flag=True, help="Read the input forwards only.")
+@click.option(
+    "--dropout", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True)
+)
+@cli.reports_bad_input
+def train(
+    train_sources,
+    dev_source,
+    out,
+    init_model,
+    epochs,
+    batch_size,
+    learning_rate,
+    clip_norm,
+    patience,
+    max_examples,
+    seed,
+    resume,
+    data_format,
+    source_level,
+    target_level,
+    max_vocab,
+    units,
+    embedding_dim,
+    encoder_depth,
+    decoder_depth,
+    attention,
+    rnn,
+    unidirectional,
+    dropout,
+):
+    """Trains an encoder-decoder (or continues one with --init) and writes it to --out."""
+    import keras
+
+    from pipelines.card import describe_run
+    from pipelines.training import TrainingRun, summary
+    from zoo.models import Seq2Seq
+
+    epochs, batch_size = epochs or 30, batch_size or 64
+    learning_rate, patience = learning_rate or 0.002, patience or 4
+    log = lambda message: click.echo(message, err=True)  # noqa: E731
+    fmt = data_format_of(train_sources[0], data_format)
+    examples = [e for s in train_sources for e in read_examples(s, data_format, max_examples)]
+    dev = read_examples(dev_source, data_format, max_examples) if dev_source else None
+    run = TrainingRun(out, resume=resume, seed=seed, log=log)
+    if run.resumed:
+        sides = Sides.load(run.assets)
+        model = run.load_checkpoint()
+    else:
+        if init_model:
+            model, sides = load_seq2seq(init_model)
+        else:
+            sides = Sides.build(
+                examples,
+                source_level or "char",
+                target_level or ("space" if fmt == "cmudict" else "char"),
+                max_vocab,
+            )
+            model = Seq2Seq(
+                len(sides.source_vocab),
+                len(sides.target_vocab),
+                embedding_dim=embedding_dim,
+                units=units,
+                encoder_depth=encoder_depth,
+                decoder_depth=decoder_depth,
+                bidirectional=not unidirectional,
+                rnn=rnn,
+                attention=attention,
+                dropout=dropout,
+            )
+            model.build()
+        sides.save(run.assets)
+        model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
+    dataset = make_dataset(sides, examples, batch_size, True, seed)
+
+    def evaluate(m):
+        return evaluate_model(m, sides, dev)
+
+    result = run.fit(
+        model,
+        dataset,
+        epochs,
+        evaluate if dev else None,
+        "wer" if dev else None,
+        mode="min",
+        patience=patience,
+    )
+    config = model.get_config()
+    card = describe_run(
+        task="seq2seq",
+        model=model,
+        architecture={
+            "class": "zoo.models.Seq2Seq",
+            **{
+                k: config[k]
+                for k in (
+                    "embedding_dim",
+                    "units",
+                    "encoder_depth",
+                    "decoder_depth",
+                    "bidirectional",
+                    "rnn",
+                    "attention",
+                    "dropout",
+                )
+            },
+            "source_level": sides.source_level,
+            "target_level": sides.target_level,
+        },
+        sizes={"source_vocab": len(sides.source_vocab), "target_vocab": len(sides.target_vocab)},
+        train_sources=train_sources,
+        dev_source=dev_source,
+        result=result,
+        extra={"init": init_model, "format": fmt},
+    )
+    run.finish(model, card=card)
+    cli.print_json(summary(out, result))
+
+
+@main.command()
+@cli.model_option(DEFAULT_MODEL)
+@click.option("--data", required=True, help="A pair file or a CMUdict-format file.")
+@click.option("--format", "data_format", default=None, help="pairs or cmudict.")
+@beam_option
+@cli.max_examples_option
+@cli.json_option
+@cli.reports_bad_input
+def evaluate(model, data, data_format, beam, max_examples, as_json):
+    """WER, PER, exact match (and BLEU for word targets) on a labelled file."""
+    seq2seq, sides = load_seq2seq(model)
+    metrics = evaluate_model(seq2seq, sides, read_examples(data, data_format, max_examples), beam)
+    if as_json:
+        cli.print_json(metrics)
+    else:
+        click.echo(
+            " ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
+            )
+        )
+
+
+@main.command()
+@cli.model_option(DEFAULT_MODEL)
+@click.argument("texts", nargs=-1)
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), help="One input per line.")
+@beam_option
+@click.option(
+    "--plot-attention",
+    type=click.Path(dir_okay=False),
+    help="Draw the attention weights of the first input as a heatmap (PNG).",
+)
+@cli.json_option
+@cli.reports_bad_input
+def predict(model, texts, input_path, beam, plot_attention, as_json):
+    """The output for each input, with its mean log-probability per token."""
+    seq2seq, sides = load_seq2seq(model)
+    texts = cli.texts_from(texts, input_path)
+    results = decode(seq2seq, sides, texts, beam)
+    for text, (output, score) in zip(texts, results):
+        if as_json:
+            cli.print_json({"input": text, "output": output, "score": score})
+        else:
+            click.echo(f"{text}\t{output}\t{score:.4f}")
+    if plot_attention and texts:
+        text, output = texts[0], results[0][0]
+        source_pieces = [
+            p if sides.source_vocab.id(p) != sides.source_vocab.unk_id else "<UNK>"
+            for p in Sides.split(text, sides.source_level)
+        ] or ["<UNK>"]
+        target_pieces = Sides.split(output, sides.target_level) + ["<EOS>"]
+        weights = attention_weights(seq2seq, sides, text, output)
+        draw_attention(plot_attention, weights, source_pieces, target_pieces)
+        click.echo(f"attention weights drawn in {plot_attention}", err=True)
+
+
+@main.command()
+@cli.model_option(DEFAULT_MODEL)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@cli.reports_bad_input
+def export(model, out):
+    """Writes a SavedModel whose serving_default maps raw strings to output strings."""
+    from pipelines.export import export_seq2seq
+
+    seq2seq, sides = load_seq2seq(model)
+    export_seq2seq(seq2seq, sides, out)
+    click.echo(f"SavedModel written to {out}", err=True)
+
+
+@main.command()
+@click.option("--num", default=40_000, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="A pair file.")
+@cli.reports_bad_input
+def dates(num, seed, out):
+    """Writes the course's date task: human-readable dates and their ISO form, one pair a line."""
+    tmp = f"{out}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{human}\t{iso}\n" for human, iso in date_pairs(num, seed))
+    os.replace(tmp, out)
+    click.echo(f"{num:,} pairs written to {out}", err=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
