@@ -360,8 +360,11 @@ def human_date(date, rng):
         f"{weekday}, {day} {month} {year}",
         f"{day} {month}, {year}",
         f"the {_ordinal(date.day)} of {month} {year}",
+        f"{_ordinal(date.day)} of {month}, {year}",
+        f"{date.month}/{date.day}/{year}",  # US order with slashes
+        f"{date.day:02d}.{date.month:02d}.{year}",  # European order with dots
         f"{day}-{month}-{year}",
-        f"{month}. {day}, {year}".replace("..", "."),
+        f"{month[:3]}. {day}, {year}",
         f"{year}-{date.month:02d}-{date.day:02d}",
     ]
     text = rng.choice(shapes)
@@ -593,11 +596,12 @@ def predict(model, texts, input_path, beam, plot_attention, as_json):
             click.echo(f"{text}\t{output}\t{score:.4f}")
     if plot_attention and texts:
         text, output = texts[0], results[0][0]
+        shown = lambda p: "\u2423" if p == " " else p  # noqa: E731  (a visible space)
         source_pieces = [
-            p if sides.source_vocab.id(p) != sides.source_vocab.unk_id else "<UNK>"
+            shown(p) if sides.source_vocab.id(p) != sides.source_vocab.unk_id else "<UNK>"
             for p in Sides.split(text, sides.source_level)
         ] or ["<UNK>"]
-        target_pieces = Sides.split(output, sides.target_level) + ["<EOS>"]
+        target_pieces = [shown(p) for p in Sides.split(output, sides.target_level)] + ["<EOS>"]
         weights = attention_weights(seq2seq, sides, text, output)
         draw_attention(plot_attention, weights, source_pieces, target_pieces)
         click.echo(f"attention weights drawn in {plot_attention}", err=True)

@@ -169,7 +169,8 @@ class TrainingRun:
                 self.log(f"--resume: no checkpoint in {self.work}, starting from epoch 1")
             shutil.rmtree(self.work, ignore_errors=True)
             os.makedirs(self.assets, exist_ok=True)
-        set_seed(seed + (self.state["epoch"] if self.state else 0))
+        # bit-identical reruns on one device: seeded, and TensorFlow's ops deterministic
+        set_seed(seed + (self.state["epoch"] if self.state else 0), deterministic=True)
 
     @property
     def resumed(self):

@@ -9,6 +9,7 @@ from pipelines.data import read_conll
 from pipelines.data.corpus import read_token_lines
 from pipelines.data.tables import read_table
 from pipelines.errors import DataError
+from pipelines.seq2seq import read_cmudict, read_pairs
 from pipelines.text import Vocabulary
 from pipelines.vectors import load_vectors
 
@@ -20,6 +21,8 @@ READERS = {
     "vectors.txt": load_vectors,
     "vocab.txt": Vocabulary.load,
     "data.conll.gz": read_conll,
+    "pairs.tsv": read_pairs,
+    "words.dict": read_cmudict,
 }
 
 _LINES = st.lists(
@@ -41,6 +44,10 @@ _LINES = st.lists(
                 "B-",
                 "\ufeff",
                 "\\",
+                "source\ttarget",
+                "WORD(2) W ER1 D",
+                "WORD # comment",
+                ";;; comment",
             ]
         ),
         st.text(max_size=20),
