@@ -20,6 +20,24 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
+def run(group):
+    """Runs a command-line group as `python -m` does, with every usage error (an unknown
+    option, a value out of range) on one line of stderr and exit status 2, like bad input."""
+    try:
+        code = group.main(standalone_mode=False)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else group.name
+        click.echo(f"Error: {error.format_message()} (see {command} --help)", err=True)
+        return 2
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
 def reports_bad_input(command):
     """Turns `DataError` raised by a command into `BadInput`."""
 
@@ -39,8 +57,24 @@ def print_json(record):
 
 
 def quiet_tensorflow():
-    """TensorFlow's C++ start-up chatter (oneDNN, CUDA stubs) off unless the user asked for it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """TensorFlow's C++ chatter (oneDNN, CUDA stubs, cuInit) off unless the user asked for it
+    (`TF_CPP_MIN_LOG_LEVEL` set lower): a command's stderr holds its own messages only, and bad
+    input is one line. Imports TensorFlow."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
+        return
+    # absl writes a few lines to stderr while TensorFlow's libraries load, before any log level
+    # applies: load them with file descriptor 2 pointed at /dev/null
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def texts_from(texts, input_path):

@@ -24,6 +24,9 @@ import click
 import numpy as np
 
 from pipelines import cli
+
+if __name__ == "__main__":  # before anything imports TensorFlow
+    cli.quiet_tensorflow()
 from pipelines.errors import DataError
 
 DEFAULT_MODEL = "lm-shakespeare"
@@ -592,4 +595,4 @@ def export(model, out):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

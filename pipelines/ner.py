@@ -20,6 +20,9 @@ import click
 import numpy as np
 
 from pipelines import cli
+
+if __name__ == "__main__":  # before anything imports TensorFlow
+    cli.quiet_tensorflow()
 from pipelines.errors import DataError
 
 DEFAULT_MODEL = "ner-conll2003"
@@ -634,4 +637,4 @@ def export(model, out):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

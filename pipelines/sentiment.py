@@ -23,6 +23,9 @@ import click
 import numpy as np
 
 from pipelines import cli
+
+if __name__ == "__main__":  # before anything imports TensorFlow
+    cli.quiet_tensorflow()
 from pipelines.errors import DataError
 from pipelines.lm import split_text
 
@@ -555,4 +558,4 @@ def export(model, out):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

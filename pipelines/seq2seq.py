@@ -26,6 +26,9 @@ import click
 import numpy as np
 
 from pipelines import cli
+
+if __name__ == "__main__":  # before anything imports TensorFlow
+    cli.quiet_tensorflow()
 from pipelines.errors import DataError
 
 DEFAULT_MODEL = "g2p-cmudict"
@@ -635,4 +638,4 @@ def dates(num, seed, out):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -18,9 +18,14 @@ import time
 
 import click
 import numpy as np
-import tensorflow as tf
 
 from pipelines.cli import quiet_tensorflow, reports_bad_input
+
+if __name__ == "__main__":  # before TensorFlow is imported
+    quiet_tensorflow()
+
+import tensorflow as tf  # noqa: E402
+
 from pipelines.errors import DataError
 
 _TABLE_SIZE = 10_000_000
@@ -272,4 +277,6 @@ def train(sources, out, dim, window, negatives, min_count, max_size, epochs, see
 
 
 if __name__ == "__main__":
-    sys.exit(cli())
+    from pipelines.cli import run
+
+    sys.exit(run(cli))

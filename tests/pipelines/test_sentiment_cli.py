@@ -237,3 +237,27 @@ def test_init_from_a_classifier_with_new_labels_gets_a_new_head(trained, tmp_pat
     )
     assert "macro_f1" in metrics  # more than two classes
     assert (out / "words.txt").read_text() == (trained["out"] / "words.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["evaluate", "--data", "{dir}/unseen.csv"], "unseen.csv:3: label 'meh' unseen"),
+        (["train", "--train", "{dir}/unseen.csv", "--out", "{dir}/o", "--dropout", "1.5"], "1.5"),
+    ],
+)
+def test_command_line_errors_are_one_line_on_stderr(trained, tmp_path, args, message):
+    (tmp_path / "unseen.csv").write_text("text,label\nfine,pos\nmeh,meh\n")
+    args = [a.format(dir=tmp_path) for a in args]
+    if args[0] == "evaluate":
+        args += ["--model", str(trained["out"])]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.sentiment", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert run.returncode == 2
+    assert len(run.stderr.splitlines()) == 1 and message in run.stderr, run.stderr
+    assert not (tmp_path / "o").exists()
