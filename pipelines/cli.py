@@ -71,10 +71,11 @@ def quiet_tensorflow():
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(devnull)
-        import tensorflow  # noqa: F401
+        import tensorflow
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    tensorflow.get_logger().setLevel("ERROR")  # retracing notices and the like
 
 
 def texts_from(texts, input_path):
@@ -101,6 +102,18 @@ def model_folder(name_or_path):
 
 
 # === Options shared by every task ===
+
+
+def _split_cpu(ctx, param, value):
+    """--cpu-replicas takes effect as it is parsed: before anything starts TensorFlow's devices."""
+    if value:
+        from pipelines.distribute import configure_cpu_replicas
+
+        try:
+            configure_cpu_replicas(value)
+        except RuntimeError as error:
+            raise click.BadParameter(str(error)) from None
+    return value
 
 
 def train_options(command):
@@ -148,6 +161,28 @@ def train_options(command):
         ),
         click.option(
             "--format", "data_format", default=None, help="Data format, if not from the extension."
+        ),
+        click.option(
+            "--strategy",
+            type=click.Choice(["default", "mirrored", "multi_worker"]),
+            default="default",
+            show_default=True,
+            help="tf.distribute: one device, all local GPUs (or --cpu-replicas CPUs), or the "
+            "workers named in TF_CONFIG.",
+        ),
+        click.option(
+            "--cpu-replicas",
+            type=click.IntRange(1, 64),
+            default=None,
+            callback=_split_cpu,
+            help="With --strategy mirrored and no GPU: train on this many logical CPU devices.",
+        ),
+        click.option(
+            "--precision",
+            type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]),
+            default="float32",
+            show_default=True,
+            help="Keras mixed-precision policy (losses, softmaxes and the CRF stay float32).",
         ),
     ]
     for option in reversed(options):

@@ -370,6 +370,9 @@ def train(
     seed,
     resume,
     data_format,
+    strategy,
+    cpu_replicas,
+    precision,
     level,
     max_vocab,
     bptt,
@@ -396,50 +399,59 @@ def train(
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     text = "".join(read_corpus(s, data_format, max_examples) for s in train_sources)
     dev_text = read_corpus(dev_source, data_format, max_examples) if dev_source else None
-    run = TrainingRun(out, resume=resume, seed=seed, log=log)
-    if run.resumed:
-        tokens = Tokens.load(run.assets)
-        model = run.load_checkpoint()
-    else:
-        if init_model:
-            old, tokens = load_lm(init_model)
-            config = old.get_config()
+    run = TrainingRun(
+        out,
+        resume=resume,
+        seed=seed,
+        log=log,
+        strategy=strategy,
+        cpu_replicas=cpu_replicas,
+        precision=precision,
+    )
+    with run.scope():
+        if run.resumed:
+            tokens = Tokens.load(run.assets)
+            model = run.load_checkpoint()
         else:
-            word_level = level == "word"
-            tokens = Tokens.build(
-                text, level, data_format, max_vocab if word_level else None, lower=lower
-            )
-            config = {
-                "vocab_size": len(tokens.vocab),
-                "embedding_dim": embedding_dim,
-                "rnn": rnn,
-                "units": units,
-                "depth": depth,
-                "dropout": dropout,
-                "tie_embeddings": tie_embeddings,
-            }
-        stateful = batch_size if data_format == "text" else None
-        model = LanguageModel(
-            **{
+            if init_model:
+                old, tokens = load_lm(init_model)
+                config = old.get_config()
+            else:
+                word_level = level == "word"
+                tokens = Tokens.build(
+                    text, level, data_format, max_vocab if word_level else None, lower=lower
+                )
+                config = {
+                    "vocab_size": len(tokens.vocab),
+                    "embedding_dim": embedding_dim,
+                    "rnn": rnn,
+                    "units": units,
+                    "depth": depth,
+                    "dropout": dropout,
+                    "tie_embeddings": tie_embeddings,
+                }
+            stateful = batch_size if data_format == "text" else None
+            model = LanguageModel(
                 **{
-                    k: config[k]
-                    for k in ("vocab_size", "embedding_dim", "rnn", "units", "depth", "dropout")
-                },
-                "tie_embeddings": config.get("tie_embeddings", False),
-                "stateful_batch": stateful,
-            }
-        )
-        model.build()
-        if init_model:
-            for target, source in zip(model.trainable_weights, old.trainable_weights):
-                target.assign(source)
-        elif vectors:
-            from pipelines.vectors import fill_embeddings, load_vectors
+                    **{
+                        k: config[k]
+                        for k in ("vocab_size", "embedding_dim", "rnn", "units", "depth", "dropout")
+                    },
+                    "tie_embeddings": config.get("tie_embeddings", False),
+                    "stateful_batch": stateful,
+                }
+            )
+            model.build()
+            if init_model:
+                for target, source in zip(model.trainable_weights, old.trainable_weights):
+                    target.assign(source)
+            elif vectors:
+                from pipelines.vectors import fill_embeddings, load_vectors
 
-            found = fill_embeddings(model.embedding, tokens.vocab.tokens, load_vectors(vectors))
-            log(f"word vectors for {found:,} of {len(tokens.vocab):,} words")
-        tokens.save(run.assets)
-        model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
+                found = fill_embeddings(model.embedding, tokens.vocab.tokens, load_vectors(vectors))
+                log(f"word vectors for {found:,} of {len(tokens.vocab):,} words")
+            tokens.save(run.assets)
+            model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
 
     if tokens.format == "text":
         ids = tokens.stream(text)
@@ -492,7 +504,7 @@ def train(
         extra={"init": init_model, "vectors": vectors},
     )
     run.finish(model.without_state() if model.stateful_batch else model, card=card)
-    cli.print_json(summary(out, result))
+    cli.print_json(summary(out, result, run.replicas))
 
 
 @main.command()

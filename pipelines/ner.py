@@ -442,6 +442,9 @@ def train(
     seed,
     resume,
     data_format,
+    strategy,
+    cpu_replicas,
+    precision,
     vectors,
     max_vectors,
     min_count,
@@ -470,45 +473,56 @@ def train(
         for s in read_tagged(source, max_examples, data_format, scheme)
     ]
     dev = read_tagged(dev_source, max_examples, data_format, scheme) if dev_source else None
-    run = TrainingRun(out, resume=resume, seed=seed, log=log)
+    run = TrainingRun(
+        out,
+        resume=resume,
+        seed=seed,
+        log=log,
+        strategy=strategy,
+        cpu_replicas=cpu_replicas,
+        precision=precision,
+    )
 
-    if run.resumed:
-        vocabs = Vocabularies.load(run.assets)
-        model = run.load_checkpoint()
-        architecture = {k: model.get_config()[k] for k in ARCHITECTURE}
-    else:
-        architecture = dict(ARCHITECTURE)
-        for key, value in (
-            ("units", units),
-            ("rnn", rnn),
-            ("head", head),
-            ("char_encoder", char_encoder),
-        ):
-            if value is not None:
-                architecture[key] = value
-        if init_model:
-            old_model, old, _ = load_tagger(init_model)
-            architecture = {k: old_model.get_config()[k] for k in ARCHITECTURE}
-            fresh = Vocabularies.build(sentences, min_count)
-            words = old.words.tokens[4:] + fresh.words.tokens[4:]
-            chars = old.chars.tokens[4:] + fresh.chars.tokens[4:]
-            new_tags = fresh.tags.tokens[1:]
-            tags = old.tags if set(new_tags) <= set(old.tags.tokens) else fresh.tags
-            from pipelines.text import Vocabulary
-
-            vocabs = Vocabularies(
-                Vocabulary(list(dict.fromkeys(words))), Vocabulary(list(dict.fromkeys(chars))), tags
-            )
-            model = grow(old_model, old, vocabs, architecture, log)
+    with run.scope():
+        if run.resumed:
+            vocabs = Vocabularies.load(run.assets)
+            model = run.load_checkpoint()
+            architecture = {k: model.get_config()[k] for k in ARCHITECTURE}
         else:
-            from pipelines.vectors import load_vectors
+            architecture = dict(ARCHITECTURE)
+            for key, value in (
+                ("units", units),
+                ("rnn", rnn),
+                ("head", head),
+                ("char_encoder", char_encoder),
+            ):
+                if value is not None:
+                    architecture[key] = value
+            if init_model:
+                old_model, old, _ = load_tagger(init_model)
+                architecture = {k: old_model.get_config()[k] for k in ARCHITECTURE}
+                fresh = Vocabularies.build(sentences, min_count)
+                words = old.words.tokens[4:] + fresh.words.tokens[4:]
+                chars = old.chars.tokens[4:] + fresh.chars.tokens[4:]
+                new_tags = fresh.tags.tokens[1:]
+                tags = old.tags if set(new_tags) <= set(old.tags.tokens) else fresh.tags
+                from pipelines.text import Vocabulary
 
-            loaded = load_vectors(vectors) if vectors else None
-            if loaded:
-                loaded = (loaded[0][:max_vectors], loaded[1][:max_vectors])
-            vocabs = Vocabularies.build(sentences, min_count, loaded[0] if loaded else ())
-            model = build_tagger(vocabs, architecture, loaded, log)
-        vocabs.save(run.assets)
+                vocabs = Vocabularies(
+                    Vocabulary(list(dict.fromkeys(words))),
+                    Vocabulary(list(dict.fromkeys(chars))),
+                    tags,
+                )
+                model = grow(old_model, old, vocabs, architecture, log)
+            else:
+                from pipelines.vectors import load_vectors
+
+                loaded = load_vectors(vectors) if vectors else None
+                if loaded:
+                    loaded = (loaded[0][:max_vectors], loaded[1][:max_vectors])
+                vocabs = Vocabularies.build(sentences, min_count, loaded[0] if loaded else ())
+                model = build_tagger(vocabs, architecture, loaded, log)
+            vocabs.save(run.assets)
 
     unknown = {t for _, tags in dev or [] for t in tags} - set(vocabs.tags.tokens)
     if unknown:
@@ -525,9 +539,11 @@ def train(
     monitor = "f1" if dev else None
 
     def compile_model(learning_rate):
-        model.compile(
-            keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None), jit_compile=False
-        )
+        with run.scope():
+            model.compile(
+                keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None),
+                jit_compile=False,
+            )
 
     if not run.resumed:
         compile_model(learning_rate)
@@ -546,7 +562,7 @@ def train(
         model, vocabs, architecture, train_sources, dev_source, result, init_model, vectors
     )
     run.finish(model, card=card)
-    cli.print_json({**summary(out, result), "seconds": round(seconds, 1)})
+    cli.print_json({**summary(out, result, run.replicas), "seconds": round(seconds, 1)})
 
 
 def _dev_metrics(model, vocabs, dev):

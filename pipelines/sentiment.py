@@ -352,6 +352,9 @@ def train(
     seed,
     resume,
     data_format,
+    strategy,
+    cpu_replicas,
+    precision,
     text_column,
     label_column,
     vectors,
@@ -395,43 +398,54 @@ def train(
     else:
         dev_rows = []
     log = lambda message: click.echo(message, err=True)  # noqa: E731
-    run = TrainingRun(out, resume=resume, seed=seed, log=log)
+    run = TrainingRun(
+        out,
+        resume=resume,
+        seed=seed,
+        log=log,
+        strategy=strategy,
+        cpu_replicas=cpu_replicas,
+        precision=precision,
+    )
     started_from = None
-    if run.resumed:
-        encoder = TextEncoder.load(run.assets)
-        model = run.load_checkpoint()
-    else:
-        names = sorted({aliases.get(label, label) for _, label, _ in rows})
-        labels = Vocabulary(names, specials=())
-        if init_model:
-            model, encoder, started_from = start_from(
-                init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log
-            )
+    with run.scope():
+        if run.resumed:
+            encoder = TextEncoder.load(run.assets)
+            model = run.load_checkpoint()
         else:
-            words = Vocabulary.build(
-                (split_text(text, "word", lower=True) for text, _, _ in rows),
-                min_count=min_count,
-                max_size=max_vocab,
-            )
-            encoder = TextEncoder(words, labels, max_tokens, truncate, aliases=aliases)
-            model = SentimentClassifier(
-                len(words),
-                len(labels),
-                embedding_dim=embedding_dim,
-                rnn=rnn,
-                units=units,
-                depth=depth,
-                bidirectional=not unidirectional,
-                pooling=pooling,
-                dropout=dropout,
-            )
-            model.build()
-        if vectors:
-            from pipelines.vectors import fill_embeddings, load_vectors
+            names = sorted({aliases.get(label, label) for _, label, _ in rows})
+            labels = Vocabulary(names, specials=())
+            if init_model:
+                model, encoder, started_from = start_from(
+                    init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log
+                )
+            else:
+                words = Vocabulary.build(
+                    (split_text(text, "word", lower=True) for text, _, _ in rows),
+                    min_count=min_count,
+                    max_size=max_vocab,
+                )
+                encoder = TextEncoder(words, labels, max_tokens, truncate, aliases=aliases)
+                model = SentimentClassifier(
+                    len(words),
+                    len(labels),
+                    embedding_dim=embedding_dim,
+                    rnn=rnn,
+                    units=units,
+                    depth=depth,
+                    bidirectional=not unidirectional,
+                    pooling=pooling,
+                    dropout=dropout,
+                )
+                model.build()
+            if vectors:
+                from pipelines.vectors import fill_embeddings, load_vectors
 
-            found = fill_embeddings(model.embedding, encoder.words.tokens, load_vectors(vectors))
-            log(f"word vectors for {found:,} of {len(encoder.words):,} words")
-        encoder.save(run.assets)
+                found = fill_embeddings(
+                    model.embedding, encoder.words.tokens, load_vectors(vectors)
+                )
+                log(f"word vectors for {found:,} of {len(encoder.words):,} words")
+            encoder.save(run.assets)
     train_labels = label_ids(encoder, rows, train_sources[0])
     dev_labels = label_ids(encoder, dev_rows, dev_source or train_sources[0]) if dev_rows else None
     dataset = make_dataset(encoder, rows, train_labels, batch_size, True, seed)
@@ -441,14 +455,15 @@ def train(
         return classification_metrics(dev_labels, predicted, len(encoder.labels))
 
     callbacks = []
-    if not run.resumed:
-        clip = {"clipnorm": clip_norm} if clip_norm else {}
-        if init_model:
-            optimizer = layerwise_adam(model.layer_groups(), learning_rate, **clip)
-        else:
-            optimizer = keras.optimizers.Adam(learning_rate, **clip)
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        model.compile(optimizer, loss=loss)
+    with run.scope():
+        if not run.resumed:
+            clip = {"clipnorm": clip_norm} if clip_norm else {}
+            if init_model:
+                optimizer = layerwise_adam(model.layer_groups(), learning_rate, **clip)
+            else:
+                optimizer = keras.optimizers.Adam(learning_rate, **clip)
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            model.compile(optimizer, loss=loss)
     if isinstance(model.optimizer, LayerwiseAdam):
         callbacks.append(FineTuning(decay, gradual=unfreeze == "gradual", log=log))
     result = run.fit(
@@ -493,7 +508,7 @@ def train(
         },
     )
     run.finish(model, card=card)
-    cli.print_json(summary(out, result))
+    cli.print_json(summary(out, result, run.replicas))
 
 
 @main.command()

@@ -369,6 +369,7 @@ def human_date(date, rng):
         f"{day}-{month}-{year}",
         f"{month[:3]}. {day}, {year}",
         f"{year}-{date.month:02d}-{date.day:02d}",
+        f"{year}/{date.month:02d}/{date.day:02d}",
     ]
     text = rng.choice(shapes)
     case = rng.random()
@@ -379,7 +380,7 @@ def human_date(date, rng):
     return text
 
 
-def date_pairs(count, seed=0, start=1900, end=2099):
+def date_pairs(count, seed=0, start=1000, end=2999):
     """`count` (human-readable date, ISO date) pairs, dates drawn uniformly in [start, end]."""
     rng = random.Random(seed)
     first = datetime.date(start, 1, 1).toordinal()
@@ -453,6 +454,9 @@ def train(
     seed,
     resume,
     data_format,
+    strategy,
+    cpu_replicas,
+    precision,
     source_level,
     target_level,
     max_vocab,
@@ -478,35 +482,44 @@ def train(
     fmt = data_format_of(train_sources[0], data_format)
     examples = [e for s in train_sources for e in read_examples(s, data_format, max_examples)]
     dev = read_examples(dev_source, data_format, max_examples) if dev_source else None
-    run = TrainingRun(out, resume=resume, seed=seed, log=log)
-    if run.resumed:
-        sides = Sides.load(run.assets)
-        model = run.load_checkpoint()
-    else:
-        if init_model:
-            model, sides = load_seq2seq(init_model)
+    run = TrainingRun(
+        out,
+        resume=resume,
+        seed=seed,
+        log=log,
+        strategy=strategy,
+        cpu_replicas=cpu_replicas,
+        precision=precision,
+    )
+    with run.scope():
+        if run.resumed:
+            sides = Sides.load(run.assets)
+            model = run.load_checkpoint()
         else:
-            sides = Sides.build(
-                examples,
-                source_level or "char",
-                target_level or ("space" if fmt == "cmudict" else "char"),
-                max_vocab,
-            )
-            model = Seq2Seq(
-                len(sides.source_vocab),
-                len(sides.target_vocab),
-                embedding_dim=embedding_dim,
-                units=units,
-                encoder_depth=encoder_depth,
-                decoder_depth=decoder_depth,
-                bidirectional=not unidirectional,
-                rnn=rnn,
-                attention=attention,
-                dropout=dropout,
-            )
-            model.build()
-        sides.save(run.assets)
-        model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
+            if init_model:
+                model, sides = load_seq2seq(init_model)
+            else:
+                sides = Sides.build(
+                    examples,
+                    source_level or "char",
+                    target_level or ("space" if fmt == "cmudict" else "char"),
+                    max_vocab,
+                )
+                model = Seq2Seq(
+                    len(sides.source_vocab),
+                    len(sides.target_vocab),
+                    embedding_dim=embedding_dim,
+                    units=units,
+                    encoder_depth=encoder_depth,
+                    decoder_depth=decoder_depth,
+                    bidirectional=not unidirectional,
+                    rnn=rnn,
+                    attention=attention,
+                    dropout=dropout,
+                )
+                model.build()
+            sides.save(run.assets)
+            model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
     dataset = make_dataset(sides, examples, batch_size, True, seed)
 
     def evaluate(m):
@@ -550,7 +563,7 @@ def train(
         extra={"init": init_model, "format": fmt},
     )
     run.finish(model, card=card)
-    cli.print_json(summary(out, result))
+    cli.print_json(summary(out, result, run.replicas))
 
 
 @main.command()
@@ -626,13 +639,16 @@ def export(model, out):
 @main.command()
 @click.option("--num", default=40_000, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--first-year", default=1000, show_default=True, type=click.IntRange(1, 9999))
+@click.option("--last-year", default=2999, show_default=True, type=click.IntRange(1, 9999))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="A pair file.")
 @cli.reports_bad_input
-def dates(num, seed, out):
+def dates(num, seed, first_year, last_year, out):
     """Writes the course's date task: human-readable dates and their ISO form, one pair a line."""
     tmp = f"{out}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as handle:
-        handle.writelines(f"{human}\t{iso}\n" for human, iso in date_pairs(num, seed))
+        pairs = date_pairs(num, seed, min(first_year, last_year), max(first_year, last_year))
+        handle.writelines(f"{human}\t{iso}\n" for human, iso in pairs)
     os.replace(tmp, out)
     click.echo(f"{num:,} pairs written to {out}", err=True)
 

@@ -149,11 +149,35 @@ class TrainingRun:
         resume: continue from `out.partial/` if a checkpoint is there (else start afresh).
         seed: seeds everything before the model is built.
         log: where progress lines go (default: stderr via `click.echo`).
+        strategy: `"default"`, `"mirrored"` or `"multi_worker"` (`pipelines.distribute`);
+            build and compile the model inside `run.scope()`.
+        cpu_replicas: with `"mirrored"` on a machine without GPUs, this many CPU devices.
+        precision: `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"` (Keras policies) for
+            the layers built after the run starts.
     """
 
-    def __init__(self, out, resume=False, seed=0, log=None):
+    def __init__(
+        self,
+        out,
+        resume=False,
+        seed=0,
+        log=None,
+        strategy="default",
+        cpu_replicas=None,
+        precision="float32",
+    ):
         import click
 
+        from pipelines import distribute
+
+        distribute.set_precision(precision)
+        self.strategy = distribute.make_strategy(strategy, cpu_replicas)
+        self.chief = strategy != "multi_worker" or distribute.is_chief()
+        self.log = log or (lambda message: click.echo(message, err=True))
+        if not self.chief:  # another worker: the same work, written where no user looks
+            import tempfile
+
+            out = os.path.join(tempfile.mkdtemp(prefix="zoo-worker-"), "model")
         self.out = os.path.abspath(os.fspath(out))
         self.work = self.out + ".partial"
         self.log = log or (lambda message: click.echo(message, err=True))
@@ -177,6 +201,15 @@ class TrainingRun:
         return self.state is not None
 
     @property
+    def replicas(self):
+        """How many replicas train in sync (devices, over all workers)."""
+        return self.strategy.num_replicas_in_sync
+
+    def scope(self):
+        """The strategy's scope: build, load and compile models inside it."""
+        return self.strategy.scope()
+
+    @property
     def assets(self):
         """Where the task keeps the files its model needs (vocabularies) during the run."""
         return os.path.join(self.work, "assets")
@@ -187,7 +220,8 @@ class TrainingRun:
         import zoo.models  # noqa: F401
 
         self.log(f"Resuming from epoch {self.state['epoch']} (checkpoint in {self.work})")
-        return keras.saving.load_model(os.path.join(self.work, CHECKPOINT))
+        with self.scope():
+            return keras.saving.load_model(os.path.join(self.work, CHECKPOINT))
 
     def fit(
         self,
@@ -221,14 +255,21 @@ class TrainingRun:
             verbose = "auto" if sys.stdout.isatty() else 2
         if state["epoch"] < epochs and not state.get("stopped"):
             warnings.filterwarnings("ignore", message=".*(ran out of data|shuffle=True).*")
-            model.fit(
-                train_data,
-                epochs=epochs,
-                initial_epoch=state["epoch"],
-                callbacks=[*callbacks, callback],
-                verbose=verbose,
-                steps_per_epoch=steps_per_epoch,
-            )
+            if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                # Keras 3's fit cannot take PerReplica batches from this strategy
+                # (keras-team/keras#20585): a training step of our own under it instead
+                self._fit_under_strategy(
+                    model, train_data, epochs, state["epoch"], [*callbacks, callback]
+                )
+            else:
+                model.fit(
+                    train_data,
+                    epochs=epochs,
+                    initial_epoch=state["epoch"],
+                    callbacks=[*callbacks, callback],
+                    verbose=verbose,
+                    steps_per_epoch=steps_per_epoch,
+                )
         best = os.path.join(self.work, BEST)
         if os.path.exists(best):
             with warnings.catch_warnings():  # the model's weights; the optimizer may differ
@@ -241,6 +282,46 @@ class TrainingRun:
             "best": state["best"],
             "history": state["history"],
         }
+
+    def _fit_under_strategy(self, model, train_data, epochs, initial_epoch, callbacks):
+        """`model.fit` for strategies it does not support: each replica computes the model's
+        own loss (`compute_loss`, divided by the replicas in sync) on its share of every global
+        batch, and the optimizer sums the gradients over replicas; callbacks see the epochs as
+        under `fit` (`on_epoch_begin`, `on_epoch_end` with the mean `loss`)."""
+        strategy = self.strategy
+        batches = strategy.experimental_distribute_dataset(train_data)
+        optimizer = model.optimizer
+        with strategy.scope():
+            optimizer.build(model.trainable_variables)
+
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                y_pred = model(x, training=True)
+                loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
+                scaled = optimizer.scale_loss(loss)
+            variables = model.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+            return loss
+
+        @tf.function(reduce_retracing=True)
+        def train_step(x, y):
+            losses = strategy.run(replica_step, args=(x, y))
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+        callback_list = keras.callbacks.CallbackList(list(callbacks), model=model)
+        model.stop_training = False
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            self.log(f"Epoch {epoch + 1}/{epochs}")
+            callback_list.on_epoch_begin(epoch)
+            total, steps = 0.0, 0
+            for x, y in batches:
+                total += float(train_step(x, y))
+                steps += 1
+            callback_list.on_epoch_end(epoch, {"loss": total / max(steps, 1)})
+            if model.stop_training:
+                break
+        callback_list.on_train_end()
 
     def finish(self, model, card=None):
         """Writes the final model folder (model.keras, the assets, card.json, history) and
@@ -257,14 +338,16 @@ class TrainingRun:
 
         write_atomically(self.out, write)
         shutil.rmtree(self.work, ignore_errors=True)
+        if not self.chief:
+            shutil.rmtree(os.path.dirname(self.out), ignore_errors=True)
 
 
-def summary(out, result):
-    """The JSON line a `train` command ends with: where the model went, epochs, the best dev
-    metrics."""
+def summary(out, result, replicas=1):
+    """The JSON line a `train` command ends with: where the model went, how many replicas
+    trained it, epochs, the best dev metrics."""
     return {
         "out": str(out),
-        "replicas": 1,
+        "replicas": replicas,
         "epochs": result["epochs"],
         "best_epoch": result["best_epoch"],
         "dev": {k: v for k, v in (result["best"] or {}).items() if k != "value"},

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from zoo import layers
+from zoo.models.losses import per_replica
 
 RNNS = ("lstm", "gru")
 
@@ -140,7 +141,7 @@ class LanguageModel(keras.Model):
         )
         weights = tf.cast(y > 0, per_step.dtype)
         loss = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
-        return loss + tf.add_n(self.losses) if self.losses else loss
+        return per_replica(loss + tf.add_n(self.losses) if self.losses else loss)
 
     def log_probabilities(self, tokens, targets, states=None):
         """log p(targets[t] | tokens[..t]) per step `(batch, time)`, 0 where a target is padding."""

@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from zoo import layers
+from zoo.models.losses import per_replica
 
 HEADS = ("crf", "softmax")
 CHAR_ENCODERS = ("lstm", "cnn")
@@ -142,7 +143,7 @@ class NERTagger(keras.Model):
             )
             weights = tf.cast(mask, per_step.dtype)
             loss = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
-        return loss + tf.add_n(self.losses) if self.losses else loss
+        return per_replica(loss + tf.add_n(self.losses) if self.losses else loss)
 
     def predict_tags(self, inputs):
         """Best tag ids (batch, time), 0 at padding; with the CRF, the Viterbi path."""

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import layers
+from zoo.models.losses import per_replica
 
 RNNS = ("lstm", "gru")
 ATTENTIONS = ("additive", "multiplicative")
@@ -164,7 +165,7 @@ class Seq2Seq(keras.Model):
         )
         weights = tf.cast(y > 0, per_step.dtype)
         loss = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
-        return loss + tf.add_n(self.losses) if self.losses else loss
+        return per_replica(loss + tf.add_n(self.losses) if self.losses else loss)
 
     def step(self, tokens, states, values, keys, mask):
         """One decoding step: the tokens `(batch,)` just written -> (log-probabilities of the
