@@ -3,6 +3,7 @@
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -168,11 +169,13 @@ def test_dates_are_seeded_and_right(tmp_path):
     again = tmp_path / "again.tsv"
     invoke("dates", "--num", 300, "--seed", 4, "--out", again)
     assert again.read_text() == out.read_text()
-    months = {m.lower(): i for i, m in enumerate(seq2seq.MONTHS, 1)}
+    prefixes = [m[:3].lower() for m in seq2seq.MONTHS]
     for human, iso, _ in pairs:
         date = datetime.date.fromisoformat(iso)
-        words = human.lower().replace(",", " ").replace("-", " ").replace(".", " ").split()
-        assert str(date.year) in words
-        if not human[:4].isdigit():  # not ISO: the month is written as a word
-            assert any(w[:3] in {m[:3] for m in months} for w in words)
+        tokens = [t for t in re.split(r"[\s,./-]+", human.lower()) if t]
+        assert str(date.year) in tokens
+        numbers = [int(re.match(r"\d+", t).group()) for t in tokens if t[0].isdigit()]
+        assert date.day in numbers
+        named = [prefixes.index(t[:3]) + 1 for t in tokens if t[:3] in prefixes]
+        assert named == [date.month] if named else date.month in numbers
     assert len({h for h, _, _ in pairs}) > 250  # many shapes and dates
