@@ -307,7 +307,7 @@ def main():
 @click.option("--embedding-dim", default=100, show_default=True, type=click.IntRange(1))
 @click.option(
     "--pooling",
-    type=click.Choice(["last", "max", "mean", "max_mean", "attention"]),
+    type=click.Choice(["last", "max", "mean", "max_mean", "last_max_mean", "attention"]),
     default="max_mean",
     show_default=True,
 )

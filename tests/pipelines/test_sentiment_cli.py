@@ -196,6 +196,8 @@ def test_init_from_a_word_language_model_with_label_names(trained, tmp_path):
         lm_out,
         "--label-names",
         "neg=negative, pos=positive",
+        "--pooling",
+        "last_max_mean",
         "--epochs",
         8,
         "--learning-rate",
