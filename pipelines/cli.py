@@ -116,6 +116,16 @@ def _split_cpu(ctx, param, value):
     return value
 
 
+def _expand_globs(ctx, param, value):
+    """--train takes glob patterns (`data/part-*.csv.gz`): the files they match, sorted."""
+    from pipelines.records import expand
+
+    try:
+        return tuple(expand(value))
+    except DataError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 def train_options(command):
     """The options every `train` verb takes (DESIGN: the command line)."""
     options = [
@@ -124,7 +134,9 @@ def train_options(command):
             "train_sources",
             multiple=True,
             required=True,
-            help="Training data: a file or tfds:NAME[/CONFIG][:SPLIT] (repeatable).",
+            callback=_expand_globs,
+            help="Training data: a file, a glob pattern, a records folder (pipelines.records) "
+            "or tfds:NAME[/CONFIG][:SPLIT] (repeatable).",
         ),
         click.option("--dev", "dev_source", help="Development data, for early stopping."),
         click.option(
