@@ -111,9 +111,10 @@ def references(examples):
 class Sides:
     """How a model turns each side's text into ids and back: a vocabulary and a level each."""
 
-    def __init__(self, source_vocab, target_vocab, source_level, target_level):
+    def __init__(self, source_vocab, target_vocab, source_level, target_level, beam=1):
         self.source_vocab, self.target_vocab = source_vocab, target_vocab
         self.source_level, self.target_level = source_level, target_level
+        self.beam = beam  # the model's decoding default (`--beam` overrides it)
 
     @staticmethod
     def split(text, level):
@@ -167,9 +168,8 @@ class Sides:
         self.source_vocab.save(os.path.join(folder, "source.txt"))
         self.target_vocab.save(os.path.join(folder, "target.txt"))
         with open(os.path.join(folder, "seq2seq.json"), "w", encoding="utf-8") as handle:
-            json.dump(
-                {"source_level": self.source_level, "target_level": self.target_level}, handle
-            )
+            levels = {"source_level": self.source_level, "target_level": self.target_level}
+            json.dump({**levels, "beam": self.beam}, handle)
 
     @classmethod
     def load(cls, folder):
@@ -182,6 +182,7 @@ class Sides:
             Vocabulary.load(os.path.join(folder, "target.txt")),
             settings["source_level"],
             settings["target_level"],
+            settings.get("beam", 1),
         )
 
 
@@ -410,10 +411,9 @@ def main():
 
 beam_option = click.option(
     "--beam",
-    default=1,
-    show_default=True,
+    default=None,
     type=click.IntRange(1),
-    help="Beam width (1: greedy decoding).",
+    help="Beam width (1: greedy decoding); default: the model's own (seq2seq.json), else 1.",
 )
 
 
@@ -436,6 +436,14 @@ beam_option = click.option(
 )
 @click.option("--rnn", type=click.Choice(["lstm", "gru"]), default="lstm", show_default=True)
 @click.option("--unidirectional", is_flag=True, help="Read the input forwards only.")
+@click.option(
+    "--beam",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="The model's decoding default, kept in seq2seq.json (dev evaluation during training "
+    "stays greedy).",
+)
 @click.option(
     "--dropout", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True)
 )
@@ -468,6 +476,7 @@ def train(
     rnn,
     unidirectional,
     dropout,
+    beam,
 ):
     """Trains an encoder-decoder (or continues one with --init) and writes it to --out."""
     import keras
@@ -518,6 +527,7 @@ def train(
                     dropout=dropout,
                 )
                 model.build()
+            sides.beam = beam
             sides.save(run.assets)
             model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
     dataset = make_dataset(sides, examples, batch_size, True, seed)
@@ -560,7 +570,7 @@ def train(
         train_sources=train_sources,
         dev_source=dev_source,
         result=result,
-        extra={"init": init_model, "format": fmt},
+        extra={"init": init_model, "format": fmt, "beam": sides.beam},
     )
     run.finish(model, card=card)
     cli.print_json(summary(out, result, run.replicas))
@@ -577,7 +587,8 @@ def train(
 def evaluate(model, data, data_format, beam, max_examples, as_json):
     """WER, PER, exact match (and BLEU for word targets) on a labelled file."""
     seq2seq, sides = load_seq2seq(model)
-    metrics = evaluate_model(seq2seq, sides, read_examples(data, data_format, max_examples), beam)
+    examples = read_examples(data, data_format, max_examples)
+    metrics = evaluate_model(seq2seq, sides, examples, beam or sides.beam)
     if as_json:
         cli.print_json(metrics)
     else:
@@ -604,7 +615,7 @@ def predict(model, texts, input_path, beam, plot_attention, as_json):
     """The output for each input, with its mean log-probability per token."""
     seq2seq, sides = load_seq2seq(model)
     texts = cli.texts_from(texts, input_path)
-    results = decode(seq2seq, sides, texts, beam)
+    results = decode(seq2seq, sides, texts, beam or sides.beam)
     for text, (output, score) in zip(texts, results):
         if as_json:
             cli.print_json({"input": text, "output": output, "score": score})

@@ -58,6 +58,8 @@ def trained(tmp_path_factory):
         0.01,
         "--dropout",
         0.0,
+        "--beam",
+        2,
     )
     assert result.exit_code == 0, result.output
     return {"folder": folder, "out": out}
@@ -71,6 +73,7 @@ def test_learns_to_reverse_and_reports_metrics(trained):
     assert set(metrics) == {"wer", "per", "exact", "examples"}  # chars: no BLEU
     assert metrics["exact"] > 0.8 and metrics["wer"] == pytest.approx(1 - metrics["exact"])
     card = json.loads((trained["out"] / "card.json").read_text())
+    assert card["beam"] == 2 and seq2seq.Sides.load(trained["out"]).beam == 2  # decoding default
     assert card["architecture"]["source_level"] == "char" and card["task"] == "seq2seq"
 
 
@@ -113,7 +116,8 @@ def test_export_decodes_inside_the_graph(trained, tmp_path):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     outputs, scores = json.loads(run.stdout.strip().splitlines()[-1])
-    expected = lines_of(invoke("predict", "--model", trained["out"], "--json", *texts).output)
+    greedy = invoke("predict", "--model", trained["out"], "--json", "--beam", 1, *texts)
+    expected = lines_of(greedy.output)
     assert outputs == [r["output"] for r in expected]
     assert scores == pytest.approx([r["score"] for r in expected], abs=1e-4)
 
