@@ -162,6 +162,42 @@ def make_dataset(encoder, rows, labels, batch_size, shuffle, seed=0):
     return dataset.map(lambda b: (b["tokens"], b["label"]))
 
 
+def stream_dataset(encoder, folders, batch_size, seed=0, max_examples=None):
+    """Batches streamed from records folders (`pipelines.records`): text encoded inside the
+    graph exactly as `TextEncoder.encode` does (`pipelines.export.graph_classifier_ids`),
+    bucketed by length; memory stays bounded whatever the corpus size."""
+    import tensorflow as tf
+
+    from pipelines import records
+    from pipelines.export import graph_classifier_ids
+
+    table = encoder.words.lookup_table()
+    keys = encoder.labels.tokens + list(encoder.aliases)
+    values = list(range(len(encoder.labels))) + [
+        encoder.labels.id(name) for name in encoder.aliases.values()
+    ]
+    labels = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), -1)
+    data = records.dataset(folders, shuffle=True, seed=seed)
+    if max_examples:
+        data = data.take(max_examples)
+
+    def encode(example):
+        ids = graph_classifier_ids(tf.reshape(example["text"], [1]), encoder, table)[0]
+        return ids, tf.cast(labels.lookup(example["label"]), tf.int32)
+
+    data = data.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    limit = encoder.max_tokens + 1
+    boundaries = [b for b in (16, 32, 64, 128, 256, 512, 1024) if b < limit] + [limit]
+    data = data.bucket_by_sequence_length(
+        lambda ids, label: tf.shape(ids)[0],
+        boundaries,
+        [batch_size] * (len(boundaries) + 1),
+        padded_shapes=([None], []),
+        pad_to_bucket_boundary=True,
+    )
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
 # === Prediction and metrics ===
 
 
@@ -386,9 +422,23 @@ def train(
     epochs, batch_size = epochs or 10, batch_size or 32
     learning_rate, patience = learning_rate or 0.002, patience or 3
     aliases = parse_label_names(label_names)
+    from pipelines import records
+
+    streamed = [s for s in train_sources if records.is_records(s)]
+    if streamed and len(streamed) < len(train_sources):
+        raise click.BadParameter("give either records folders or files", param_hint="--train")
+    for folder in streamed:
+        if records.manifest(folder)["task"] != "sentiment":
+            task = records.manifest(folder)["task"]
+            raise DataError(folder, f"records of the {task} task, not sentiment")
     rows = [
-        r for s in train_sources for r in read_labelled(s, max_examples, text_column, label_column)
+        r
+        for s in train_sources
+        if not streamed
+        for r in read_labelled(s, max_examples, text_column, label_column)
     ]
+    if streamed:  # nothing to hold out from a stream: --dev or no dev set
+        dev_fraction = 0.0
     if dev_source:
         dev_rows = read_labelled(dev_source, max_examples, text_column, label_column)
     elif dev_fraction:
@@ -413,18 +463,34 @@ def train(
             encoder = TextEncoder.load(run.assets)
             model = run.load_checkpoint()
         else:
-            names = sorted({aliases.get(label, label) for _, label, _ in rows})
+            seen = set()
+
+            def texts():  # one streaming pass collects the words and the labels
+                if not streamed:
+                    yield from (text for text, _, _ in rows)
+                    seen.update(label for _, label, _ in rows)
+                    return
+                for example in records.examples(streamed, max_examples):
+                    seen.add(example["label"])
+                    yield example["text"]
+
+            counted = None
+            if streamed or not init_model:
+                counted = Vocabulary.build(
+                    (split_text(text, "word", lower=True) for text in texts()),
+                    min_count=min_count,
+                    max_size=max_vocab,
+                )
+            else:
+                seen.update(label for _, label, _ in rows)
+            names = sorted({aliases.get(label, label) for label in seen})
             labels = Vocabulary(names, specials=())
             if init_model:
                 model, encoder, started_from = start_from(
                     init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log
                 )
             else:
-                words = Vocabulary.build(
-                    (split_text(text, "word", lower=True) for text, _, _ in rows),
-                    min_count=min_count,
-                    max_size=max_vocab,
-                )
+                words = counted
                 encoder = TextEncoder(words, labels, max_tokens, truncate, aliases=aliases)
                 model = SentimentClassifier(
                     len(words),
@@ -446,9 +512,12 @@ def train(
                 )
                 log(f"word vectors for {found:,} of {len(encoder.words):,} words")
             encoder.save(run.assets)
-    train_labels = label_ids(encoder, rows, train_sources[0])
+    train_labels = label_ids(encoder, rows, train_sources[0]) if rows else None
     dev_labels = label_ids(encoder, dev_rows, dev_source or train_sources[0]) if dev_rows else None
-    dataset = make_dataset(encoder, rows, train_labels, batch_size, True, seed)
+    if streamed:
+        dataset = stream_dataset(encoder, streamed, batch_size, seed, max_examples)
+    else:
+        dataset = make_dataset(encoder, rows, train_labels, batch_size, True, seed)
 
     def evaluate(m):
         predicted = probabilities(m, encoder, [t for t, _, _ in dev_rows]).argmax(axis=1)
