@@ -263,3 +263,40 @@ def test_command_line_errors_are_one_line_on_stderr(trained, tmp_path, args, mes
     assert run.returncode == 2
     assert len(run.stderr.splitlines()) == 1 and message in run.stderr, run.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_training_streams_from_records(trained, tmp_path):
+    from pipelines import records
+
+    folder = tmp_path / "records"
+    records.convert("sentiment", [trained["train"]], folder, shards=3)
+    out = tmp_path / "streamed"
+    result = invoke(
+        "train",
+        "--train",
+        folder,
+        "--dev",
+        trained["dev"],
+        "--out",
+        out,
+        "--epochs",
+        4,
+        "--units",
+        8,
+        "--learning-rate",
+        0.02,
+        "--min-count",
+        1,
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(
+        invoke("evaluate", "--model", out, "--data", trained["dev"], "--json").output.splitlines()[
+            -1
+        ]
+    )
+    assert metrics["accuracy"] > 0.7
+    # the vocabulary streamed from the records equals the one read from the file
+    streamed = (out / "words.txt").read_text().split()
+    assert set(streamed) >= {"great", "awful", "superb", "boring"}
+    mixed = invoke("train", "--train", folder, "--train", trained["train"], "--out", tmp_path / "x")
+    assert mixed.exit_code == 2 and "records folders or files" in mixed.output
