@@ -147,6 +147,66 @@ def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0, word_dropout=0.
     return dataset.map(split)
 
 
+class StreamedSentences:
+    """The (tokens, tags) sentences of records folders (`pipelines.records`), read afresh on
+    every iteration: vocabularies and statistics in constant memory."""
+
+    def __init__(self, folders, limit=None):
+        self.folders, self.limit = folders, limit
+
+    def __iter__(self):
+        from pipelines import records
+
+        for example in records.examples(self.folders, self.limit):
+            yield example["words"], example["tags"]
+
+
+def stream_dataset(vocabs, sentences, batch_size, shuffle=True, seed=0, word_dropout=0.0):
+    """`make_dataset` for `StreamedSentences`: the same batches, encoded inside the input
+    pipeline (words with digits folded, characters, tags) and bucketed by length."""
+    import tensorflow as tf
+
+    from pipelines import records
+
+    words_table, chars_table = vocabs.words.lookup_table(), vocabs.chars.lookup_table()
+    tag_names = vocabs.tags.tokens[1:]
+    tags_table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tag_names, list(range(1, len(tag_names) + 1))), 0
+    )
+    data = records.dataset(sentences.folders, shuffle=shuffle, seed=seed)
+    if sentences.limit:
+        data = data.take(sentences.limit)
+
+    def encode(example):
+        tokens = example["words"]
+        words = words_table.lookup(tf.strings.regex_replace(tokens, "[0-9]", "0"))
+        letters = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")
+        chars = tf.ragged.map_flat_values(chars_table.lookup, letters[:, :MAX_WORD_CHARS])
+        chars = tf.cast(chars, tf.int32).to_tensor(0)
+        chars = tf.pad(chars, [[0, 0], [0, tf.maximum(1 - tf.shape(chars)[1], 0)]])
+        tags = tf.cast(tags_table.lookup(example["tags"]), tf.int32)
+        return {"words": tf.cast(words, tf.int32), "chars": chars, "tags": tags}
+
+    data = data.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    boundaries = [8, 16, 24, 32, 48, 64, 96, 128]
+    data = data.bucket_by_sequence_length(
+        lambda e: tf.shape(e["words"])[0],
+        boundaries,
+        [batch_size] * (len(boundaries) + 1),
+        padded_shapes={"words": [None], "chars": [None, None], "tags": [None]},
+    )
+    once = tf.constant(singletons(vocabs, sentences)) if word_dropout else None
+
+    def split(batch):
+        words = batch["words"]
+        if once is not None:
+            drop = tf.gather(once, words) & (tf.random.uniform(tf.shape(words)) < word_dropout)
+            words = tf.where(drop, vocabs.words.unk_id, words)
+        return {"words": words, "chars": batch["chars"]}, batch["tags"]
+
+    return data.map(split).prefetch(tf.data.AUTOTUNE)
+
+
 # === Models ===
 
 
@@ -467,11 +527,17 @@ def train(
     learning_rate = learning_rate or 0.002
     patience = patience or 5
     log = lambda message: click.echo(message, err=True)  # noqa: E731
-    sentences = [
-        s
-        for source in train_sources
-        for s in read_tagged(source, max_examples, data_format, scheme)
-    ]
+    from pipelines import records
+
+    streamed = records.streamed_sources(train_sources, "ner")
+    if streamed:  # read again on every pass, never held in memory
+        sentences = StreamedSentences(streamed, max_examples)
+    else:
+        sentences = [
+            s
+            for source in train_sources
+            for s in read_tagged(source, max_examples, data_format, scheme)
+        ]
     dev = read_tagged(dev_source, max_examples, data_format, scheme) if dev_source else None
     run = TrainingRun(
         out,
@@ -527,7 +593,7 @@ def train(
     unknown = {t for _, tags in dev or [] for t in tags} - set(vocabs.tags.tokens)
     if unknown:
         raise DataError(dev_source, f"tags not in the training data: {', '.join(sorted(unknown))}")
-    dataset = make_dataset(
+    dataset = (stream_dataset if streamed else make_dataset)(
         vocabs,
         sentences,
         batch_size,

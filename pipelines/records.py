@@ -62,6 +62,19 @@ def expand(sources):
     return expanded
 
 
+def streamed_sources(sources, task):
+    """The records folders among a `train`'s sources (all of them, of `task`), or [] when the
+    sources are files; a mix is bad input."""
+    folders = [s for s in sources if is_records(s)]
+    if folders and len(folders) < len(sources):
+        raise click.BadParameter("give either records folders or files", param_hint="--train")
+    for folder in folders:
+        kind = manifest(folder)["task"]
+        if kind != task:
+            raise DataError(folder, f"records of the {kind} task, not {task}")
+    return folders
+
+
 def manifest(folder):
     with open(os.path.join(str(folder), MANIFEST), encoding="utf-8") as handle:
         return json.load(handle)

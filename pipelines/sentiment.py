@@ -424,13 +424,7 @@ def train(
     aliases = parse_label_names(label_names)
     from pipelines import records
 
-    streamed = [s for s in train_sources if records.is_records(s)]
-    if streamed and len(streamed) < len(train_sources):
-        raise click.BadParameter("give either records folders or files", param_hint="--train")
-    for folder in streamed:
-        if records.manifest(folder)["task"] != "sentiment":
-            task = records.manifest(folder)["task"]
-            raise DataError(folder, f"records of the {task} task, not sentiment")
+    streamed = records.streamed_sources(train_sources, "sentiment")
     rows = [
         r
         for s in train_sources

@@ -258,3 +258,47 @@ def test_predict_reads_standard_input(trained):
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["text"] == "Ola Berg left Lima."
+
+
+def test_records_stream_the_same_batches_and_train(trained, tmp_path):
+    from pipelines import records
+
+    folder = tmp_path / "records"
+    records.convert("ner", [trained["train"]], folder, shards=2)
+    sentences = ner.read_tagged(trained["train"])
+    streamed = ner.StreamedSentences([str(folder)])
+    vocabs = ner.Vocabularies.build(sentences, 1)
+    again = ner.Vocabularies.build(streamed, 1)
+    assert sorted(again.words.tokens) == sorted(vocabs.words.tokens)
+    assert sorted(again.tags.tokens) == sorted(vocabs.tags.tokens)
+
+    def rows(dataset):
+        out = []
+        for x, y in dataset:
+            for words, chars, tags in zip(x["words"].numpy(), x["chars"].numpy(), y.numpy()):
+                n = int((words > 0).sum())
+                letters = tuple(tuple(int(c) for c in row if c) for row in chars[:n])
+                out.append((tuple(words[:n]), tuple(tags[:n]), letters))
+        return sorted(out)
+
+    from_file = ner.make_dataset(vocabs, sentences, 8, shuffle=False)
+    from_records = ner.stream_dataset(vocabs, streamed, 8, shuffle=False)
+    assert rows(from_records) == rows(from_file)  # encoded in the graph exactly as in Python
+    out = tmp_path / "streamed-model"
+    result = invoke(
+        "train",
+        "--train",
+        folder,
+        "--dev",
+        trained["dev"],
+        "--out",
+        out,
+        "--epochs",
+        1,
+        "--units",
+        8,
+        "--batch-size",
+        8,
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "model.keras").exists()
