@@ -211,6 +211,71 @@ def make_dataset(sides, examples, batch_size, shuffle, seed=0):
     return dataset.map(lambda b: ({"source": b["source"], "target": b["target"]}, b["next"]))
 
 
+class StreamedPairs:
+    """The (source, target, None) pairs of records folders (`pipelines.records`), read afresh
+    on every iteration: vocabularies in constant memory."""
+
+    def __init__(self, folders, limit=None):
+        self.folders, self.limit = folders, limit
+
+    def __iter__(self):
+        from pipelines import records
+
+        for example in records.examples(self.folders, self.limit):
+            yield example["source"], example["target"], None
+
+
+def graph_pieces(texts, level):
+    """`Sides.split` in TensorFlow ops: ragged string tokens of a (batch,) string tensor."""
+    import tensorflow as tf
+
+    from pipelines.export import graph_word_tokenize
+
+    if level == "char":
+        return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
+    if level == "space":
+        return tf.strings.split(texts)
+    return graph_word_tokenize(texts)[0]
+
+
+def stream_dataset(sides, pairs, batch_size, shuffle=True, seed=0):
+    """`make_dataset` for `StreamedPairs`: the same batches, encoded inside the input pipeline
+    and bucketed by length."""
+    import tensorflow as tf
+
+    from pipelines import records
+
+    source_table = sides.source_vocab.lookup_table()
+    target_table = sides.target_vocab.lookup_table()
+    bos, eos, unk = sides.target_vocab.bos_id, sides.target_vocab.eos_id, sides.source_vocab.unk_id
+    data = records.dataset(pairs.folders, shuffle=shuffle, seed=seed)
+    if pairs.limit:
+        data = data.take(pairs.limit)
+
+    def encode(example):
+        pieces = graph_pieces(tf.reshape(example["source"], [1]), sides.source_level)[0]
+        source = tf.cast(source_table.lookup(pieces), tf.int32)
+        source = tf.cond(tf.size(source) > 0, lambda: source, lambda: tf.constant([unk]))
+        pieces = graph_pieces(tf.reshape(example["target"], [1]), sides.target_level)[0]
+        target = tf.cast(target_table.lookup(pieces), tf.int32)
+        return {
+            "source": source,
+            "target": tf.concat([[bos], target], 0),
+            "next": tf.concat([target, [eos]], 0),
+        }
+
+    data = data.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    boundaries = [8, 12, 16, 24, 32, 48, 64, 96, 128]
+    data = data.bucket_by_sequence_length(
+        lambda e: tf.shape(e["source"])[0],
+        boundaries,
+        [batch_size] * (len(boundaries) + 1),
+        padded_shapes={"source": [None], "target": [None], "next": [None]},
+    )
+    batches = data.map(lambda b: ({"source": b["source"], "target": b["target"]}, b["next"]))
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
 # === Decoding and metrics ===
 
 
@@ -489,7 +554,13 @@ def train(
     learning_rate, patience = learning_rate or 0.002, patience or 4
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     fmt = data_format_of(train_sources[0], data_format)
-    examples = [e for s in train_sources for e in read_examples(s, data_format, max_examples)]
+    from pipelines import records
+
+    streamed = records.streamed_sources(train_sources, "seq2seq")
+    if streamed:  # read again on every pass, never held in memory
+        examples = StreamedPairs(streamed, max_examples)
+    else:
+        examples = [e for s in train_sources for e in read_examples(s, data_format, max_examples)]
     dev = read_examples(dev_source, data_format, max_examples) if dev_source else None
     run = TrainingRun(
         out,
@@ -530,7 +601,9 @@ def train(
             sides.beam = beam
             sides.save(run.assets)
             model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
-    dataset = make_dataset(sides, examples, batch_size, True, seed)
+    dataset = (stream_dataset if streamed else make_dataset)(
+        sides, examples, batch_size, True, seed
+    )
 
     def evaluate(m):
         return evaluate_model(m, sides, dev)
