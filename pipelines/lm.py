@@ -86,10 +86,11 @@ class Tokens:
     def build(cls, text, level, data_format, max_vocab=None, min_count=1, lower=False):
         from pipelines.text import Vocabulary
 
+        texts = [text] if isinstance(text, str) else text  # one text, or blocks of it
         if level == "word":
-            units = [split_text(line, level, lower) for line in text.splitlines()]
+            units = (split_text(line, level, lower) for t in texts for line in t.splitlines())
         else:
-            units = [text]
+            units = iter(texts)  # each text counts as its characters
         vocab = Vocabulary.build(units, min_count=min_count, max_size=max_vocab)
         if level == "char" and data_format == "lines":
             vocab = Vocabulary([t for t in vocab.tokens[4:] if t != "\n"])
@@ -157,6 +158,49 @@ def stream_dataset(ids, batch, bptt, seed):
         y = ids[offset + 1 : offset + 1 + usable].reshape(batch, -1)
         for start in range(0, x.shape[1] - bptt + 1, bptt):
             yield x[:, start : start + bptt], y[:, start : start + bptt]
+
+    spec = tf.TensorSpec([batch, bptt], tf.int32)
+    return tf.data.Dataset.from_generator(windows, output_signature=(spec, spec)).prefetch(4)
+
+
+class StreamedText:
+    """The text of records folders (`pipelines.records`, task `lm`) as blocks of lines, read
+    afresh on every iteration."""
+
+    def __init__(self, folders, limit=None, shuffle=False, seed=0):
+        self.folders, self.limit, self.shuffle, self.seed = folders, limit, shuffle, seed
+
+    def __iter__(self):
+        from pipelines import records
+
+        data = records.dataset(self.folders, shuffle=self.shuffle, seed=self.seed)
+        if self.limit:
+            data = data.take(self.limit)
+        for example in data.as_numpy_iterator():
+            yield example["text"].decode("utf-8")
+
+
+def records_windows(tokens, text, batch, bptt, seed):
+    """`stream_dataset` for a `StreamedText`: `batch` parallel streams, each a run of whole
+    blocks (dealt to the shortest stream, blocks shuffled afresh every epoch) read in
+    consecutive windows of `bptt`, so row i of each batch continues row i of the one before;
+    memory holds a few blocks per stream."""
+    import tensorflow as tf
+
+    epoch = [0]
+
+    def windows():
+        blocks = StreamedText(text.folders, text.limit, shuffle=True, seed=seed + epoch[0])
+        epoch[0] += 1
+        streams = [np.asarray([tokens.vocab.bos_id], "int32") for _ in range(batch)]
+        for block in blocks:
+            shortest = min(range(batch), key=lambda i: len(streams[i]))
+            streams[shortest] = np.concatenate([streams[shortest], tokens.stream(block)[1:]])
+            while min(len(s) for s in streams) > bptt:
+                x = np.stack([s[:bptt] for s in streams])
+                y = np.stack([s[1 : bptt + 1] for s in streams])
+                streams = [s[bptt:] for s in streams]
+                yield x, y
 
     spec = tf.TensorSpec([batch, bptt], tf.int32)
     return tf.data.Dataset.from_generator(windows, output_signature=(spec, spec)).prefetch(4)
@@ -397,7 +441,15 @@ def train(
     epochs, batch_size = epochs or 20, batch_size or 64
     learning_rate = learning_rate or 0.002
     log = lambda message: click.echo(message, err=True)  # noqa: E731
-    text = "".join(read_corpus(s, data_format, max_examples) for s in train_sources)
+    from pipelines import records
+
+    streamed = records.streamed_sources(train_sources, "lm")
+    if streamed and data_format != "text":
+        raise click.BadParameter("records stream --format text only", param_hint="--format")
+    if streamed:  # blocks of lines read again on every pass, never held in memory
+        text = StreamedText(streamed, max_examples)
+    else:
+        text = "".join(read_corpus(s, data_format, max_examples) for s in train_sources)
     dev_text = read_corpus(dev_source, data_format, max_examples) if dev_source else None
     run = TrainingRun(
         out,
@@ -453,7 +505,11 @@ def train(
             tokens.save(run.assets)
             model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
 
-    if tokens.format == "text":
+    if streamed:
+        epoch = (run.state or {}).get("epoch", 0)
+        dataset = records_windows(tokens, text, batch_size, bptt, seed + epoch)
+        callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: model.reset_states())]
+    elif tokens.format == "text":
         ids = tokens.stream(text)
         if len(ids) < batch_size * (bptt + 1):
             raise DataError(

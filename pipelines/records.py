@@ -15,7 +15,8 @@ holds one input file at a time. The fields per task:
 - `seq2seq`: `source`, `target`.
 
 `dataset(folder)` streams the examples back (shards interleaved, shuffled with a buffer);
-`examples(folder)` iterates over them in Python (one pass, for vocabularies).
+`examples(folder)` iterates over them in Python (one pass, for vocabularies). Every task's
+`train --train FOLDER` streams from records instead of loading its corpus.
 """
 
 import glob

@@ -238,3 +238,29 @@ def test_lower_cased_tied_word_model_from_a_table_exports(tmp_path):
     assert json.loads(run.stdout.strip().splitlines()[-1]) == pytest.approx(
         [first, second], abs=1e-3
     )
+
+
+def test_training_streams_from_records(tmp_path):
+    from pipelines import records
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(f"the cat number {i % 7} sat on the mat .\n" for i in range(900)))
+    folder = tmp_path / "records"
+    records.convert("lm", [corpus], folder, shards=2)
+    streamed = lm.StreamedText([str(folder)])
+    for level in ("char", "word"):
+        whole = lm.Tokens.build(corpus.read_text(), level, "text")
+        assert sorted(lm.Tokens.build(streamed, level, "text").vocab.tokens) == sorted(
+            whole.vocab.tokens
+        )
+    tokens = lm.Tokens.build(corpus.read_text(), "word", "text")
+    windows = list(lm.records_windows(tokens, streamed, 4, 10, seed=0).as_numpy_iterator())
+    x, y = windows[0]
+    assert x.shape == (4, 10) and (x[:, 0] == tokens.vocab.bos_id).all()
+    for (x1, y1), (x2, _) in zip(windows, windows[1:]):
+        assert (y1[:, :-1] == x1[:, 1:]).all() and (y1[:, -1] == x2[:, 0]).all()
+    out = tmp_path / "streamed-lm"
+    args = ["--level", "word", "--units", 8, "--depth", 1, "--epochs", 1, "--batch-size", 4]
+    result = invoke("train", "--train", folder, *args, "--bptt", 10, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert lm.Tokens.load(out).level == "word"
