@@ -69,6 +69,18 @@ def graph_lower(tokens):
     )
 
 
+def graph_pieces(texts, level, lower=False):
+    """The tokens of a (batch,) string tensor at a level, as `pipelines.seq2seq.Sides.split`
+    and `pipelines.lm.split_text` make them: `char` (code points), `space` (whitespace-split
+    symbols) or `word` (`word_tokenize`; `lower`: lower-cased, digits folded). Ragged."""
+    if level == "char":
+        return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
+    if level == "space":
+        return tf.strings.split(texts)
+    words = graph_word_tokenize(texts)[0]
+    return graph_lower(words) if lower else words
+
+
 def write_archive(out, model, resources, endpoints):
     """Writes a SavedModel of `model` (and the lookup tables in `resources`) with the given
     endpoints, `{name: (function, input_signature)}`, atomically."""
@@ -146,14 +158,9 @@ def export_language_model(model, tokens, out):
         [i in (vocab.pad_id, vocab.unk_id, bos) for i in range(len(vocab))], tf.bool
     )
 
-    def pieces(texts):
-        if tokens.level == "char":
-            return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
-        words = graph_word_tokenize(texts)[0]
-        return graph_lower(words) if tokens.lower else words
-
     def encode(texts):
-        ids = tf.cast(tf.ragged.map_flat_values(table.lookup, pieces(texts)), tf.int32)
+        pieces = graph_pieces(texts, tokens.level, tokens.lower)
+        ids = tf.cast(tf.ragged.map_flat_values(table.lookup, pieces), tf.int32)
         rows = tf.shape(texts)[0]
         parts = [tf.fill([rows, 1], bos), ids]
         if tokens.format == "lines":
@@ -277,15 +284,9 @@ def export_seq2seq(model, sides, out):
     bos, eos, unk = sides.target_vocab.bos_id, sides.target_vocab.eos_id, sides.source_vocab.unk_id
     banned = tuple(sides.banned)
 
-    def pieces(texts):
-        if sides.source_level == "char":
-            return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
-        if sides.source_level == "space":
-            return tf.strings.split(texts)
-        return graph_word_tokenize(texts)[0]
-
     def serve(texts):
-        ids = tf.cast(tf.ragged.map_flat_values(source_table.lookup, pieces(texts)), tf.int32)
+        pieces = graph_pieces(texts, sides.source_level)
+        ids = tf.cast(tf.ragged.map_flat_values(source_table.lookup, pieces), tf.int32)
         dense = ids.to_tensor(0)
         dense = tf.pad(dense, [[0, 0], [0, 1 - tf.minimum(tf.shape(dense)[1], 1)]])
         # an empty input is one unknown token, as Sides.encode_source makes it

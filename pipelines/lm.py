@@ -23,7 +23,7 @@ import sys
 import click
 import numpy as np
 
-from pipelines import cli
+from pipelines import cli, records
 
 if __name__ == "__main__":  # before anything imports TensorFlow
     cli.quiet_tensorflow()
@@ -163,21 +163,11 @@ def stream_dataset(ids, batch, bptt, seed):
     return tf.data.Dataset.from_generator(windows, output_signature=(spec, spec)).prefetch(4)
 
 
-class StreamedText:
-    """The text of records folders (`pipelines.records`, task `lm`) as blocks of lines, read
-    afresh on every iteration."""
+class StreamedText(records.Stream):
+    """The text of records folders (`pipelines.records`, task `lm`) as blocks of lines."""
 
-    def __init__(self, folders, limit=None, shuffle=False, seed=0):
-        self.folders, self.limit, self.shuffle, self.seed = folders, limit, shuffle, seed
-
-    def __iter__(self):
-        from pipelines import records
-
-        data = records.dataset(self.folders, shuffle=self.shuffle, seed=self.seed)
-        if self.limit:
-            data = data.take(self.limit)
-        for example in data.as_numpy_iterator():
-            yield example["text"].decode("utf-8")
+    def item(self, example):
+        return example["text"]
 
 
 def records_windows(tokens, text, batch, bptt, seed):
@@ -190,7 +180,7 @@ def records_windows(tokens, text, batch, bptt, seed):
     epoch = [0]
 
     def windows():
-        blocks = StreamedText(text.folders, text.limit, shuffle=True, seed=seed + epoch[0])
+        blocks = text.iterate(shuffle=True, seed=seed + epoch[0])
         epoch[0] += 1
         streams = [np.asarray([tokens.vocab.bos_id], "int32") for _ in range(batch)]
         for block in blocks:
@@ -283,14 +273,14 @@ def corpus_metrics(model, tokens, text):
 
 def score_texts(model, tokens, texts):
     """log p(text) for each text, read from `<BOS>` (and, for a `lines` model, to `<EOS>`)."""
-    records = []
+    scored = []
     for text in texts:
         ids = [tokens.vocab.bos_id] + tokens.vocab.encode(tokens.pieces(text))
         if tokens.format == "lines":
             ids.append(tokens.vocab.eos_id)
         log_p = sequence_log_probs(model, [np.asarray(ids, "int32")])[0] if len(ids) > 1 else []
         total = float(np.sum(log_p))
-        records.append(
+        scored.append(
             {
                 "text": text,
                 "log_prob": total,
@@ -299,7 +289,7 @@ def score_texts(model, tokens, texts):
                 "token_log_probs": [round(float(v), 5) for v in log_p],
             }
         )
-    return records
+    return scored
 
 
 # === Sampling ===
@@ -441,8 +431,6 @@ def train(
     epochs, batch_size = epochs or 20, batch_size or 64
     learning_rate = learning_rate or 0.002
     log = lambda message: click.echo(message, err=True)  # noqa: E731
-    from pipelines import records
-
     streamed = records.streamed_sources(train_sources, "lm")
     if streamed and data_format != "text":
         raise click.BadParameter("records stream --format text only", param_hint="--format")

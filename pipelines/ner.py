@@ -19,7 +19,7 @@ import weakref
 import click
 import numpy as np
 
-from pipelines import cli
+from pipelines import cli, records
 
 if __name__ == "__main__":  # before anything imports TensorFlow
     cli.quiet_tensorflow()
@@ -147,18 +147,11 @@ def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0, word_dropout=0.
     return dataset.map(split)
 
 
-class StreamedSentences:
-    """The (tokens, tags) sentences of records folders (`pipelines.records`), read afresh on
-    every iteration: vocabularies and statistics in constant memory."""
+class StreamedSentences(records.Stream):
+    """The (tokens, tags) sentences of records folders (`pipelines.records`, task `ner`)."""
 
-    def __init__(self, folders, limit=None):
-        self.folders, self.limit = folders, limit
-
-    def __iter__(self):
-        from pipelines import records
-
-        for example in records.examples(self.folders, self.limit):
-            yield example["words"], example["tags"]
+    def item(self, example):
+        return example["words"], example["tags"]
 
 
 def stream_dataset(vocabs, sentences, batch_size, shuffle=True, seed=0, word_dropout=0.0):
@@ -166,16 +159,12 @@ def stream_dataset(vocabs, sentences, batch_size, shuffle=True, seed=0, word_dro
     pipeline (words with digits folded, characters, tags) and bucketed by length."""
     import tensorflow as tf
 
-    from pipelines import records
-
     words_table, chars_table = vocabs.words.lookup_table(), vocabs.chars.lookup_table()
     tag_names = vocabs.tags.tokens[1:]
     tags_table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tag_names, list(range(1, len(tag_names) + 1))), 0
     )
-    data = records.dataset(sentences.folders, shuffle=shuffle, seed=seed)
-    if sentences.limit:
-        data = data.take(sentences.limit)
+    data = sentences.dataset(shuffle, seed)
 
     def encode(example):
         tokens = example["words"]
@@ -527,8 +516,6 @@ def train(
     learning_rate = learning_rate or 0.002
     patience = patience or 5
     log = lambda message: click.echo(message, err=True)  # noqa: E731
-    from pipelines import records
-
     streamed = records.streamed_sources(train_sources, "ner")
     if streamed:  # read again on every pass, never held in memory
         sentences = StreamedSentences(streamed, max_examples)

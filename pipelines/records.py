@@ -225,17 +225,39 @@ def dataset(folders, shuffle=True, seed=0, buffer=10_000):
 def examples(folders, limit=None):
     """The examples of one records folder or several in Python, one pass in file order: dicts
     of `str` (lists of `str` for list fields). For streaming statistics such as vocabularies."""
-    count = 0
-    for record in dataset(folders, shuffle=False).as_numpy_iterator():
-        yield {
-            name: [v.decode("utf-8") for v in value]
-            if getattr(value, "ndim", 0)
-            else value.decode("utf-8")
-            for name, value in record.items()
-        }
-        count += 1
-        if limit and count >= limit:
-            return
+    return iter(Stream(folders, limit))
+
+
+class Stream:
+    """A task's training data held as records folders: iterating reads them afresh every time
+    (vocabularies and statistics in constant memory), `dataset` streams them to training. A
+    task subclasses it to give its own view of an example (`item`)."""
+
+    def __init__(self, folders, limit=None):
+        self.folders, self.limit = folders, limit
+
+    def item(self, example):
+        """What iterating yields for one example (a dict of `str` / lists of `str`)."""
+        return example
+
+    def dataset(self, shuffle=True, seed=0):
+        """`dataset(self.folders)`, cut to the first `limit` examples."""
+        data = dataset(self.folders, shuffle=shuffle, seed=seed)
+        return data.take(self.limit) if self.limit else data
+
+    def iterate(self, shuffle=False, seed=0):
+        for record in self.dataset(shuffle, seed).as_numpy_iterator():
+            yield self.item(
+                {
+                    name: [v.decode("utf-8") for v in value]
+                    if getattr(value, "ndim", 0)
+                    else value.decode("utf-8")
+                    for name, value in record.items()
+                }
+            )
+
+    def __iter__(self):
+        return self.iterate()
 
 
 # === Command line ===

@@ -22,7 +22,7 @@ import sys
 import click
 import numpy as np
 
-from pipelines import cli
+from pipelines import cli, records
 
 if __name__ == "__main__":  # before anything imports TensorFlow
     cli.quiet_tensorflow()
@@ -168,7 +168,6 @@ def stream_dataset(encoder, folders, batch_size, seed=0, max_examples=None):
     bucketed by length; memory stays bounded whatever the corpus size."""
     import tensorflow as tf
 
-    from pipelines import records
     from pipelines.export import graph_classifier_ids
 
     table = encoder.words.lookup_table()
@@ -422,8 +421,6 @@ def train(
     epochs, batch_size = epochs or 10, batch_size or 32
     learning_rate, patience = learning_rate or 0.002, patience or 3
     aliases = parse_label_names(label_names)
-    from pipelines import records
-
     streamed = records.streamed_sources(train_sources, "sentiment")
     rows = [
         r
@@ -457,26 +454,29 @@ def train(
             encoder = TextEncoder.load(run.assets)
             model = run.load_checkpoint()
         else:
+
+            def pairs():  # (text, label), streamed from records when they are the data
+                if streamed:
+                    return (
+                        (e["text"], e["label"]) for e in records.examples(streamed, max_examples)
+                    )
+                return ((text, label) for text, label, _ in rows)
+
             seen = set()
 
-            def texts():  # one streaming pass collects the words and the labels
-                if not streamed:
-                    yield from (text for text, _, _ in rows)
-                    seen.update(label for _, label, _ in rows)
-                    return
-                for example in records.examples(streamed, max_examples):
-                    seen.add(example["label"])
-                    yield example["text"]
+            def texts():  # one pass collects the words and the labels
+                for text, label in pairs():
+                    seen.add(label)
+                    yield text
 
-            counted = None
-            if streamed or not init_model:
-                counted = Vocabulary.build(
+            if init_model:  # the vocabulary comes with the model: labels only
+                seen.update(label for _, label in pairs())
+            else:
+                words = Vocabulary.build(
                     (split_text(text, "word", lower=True) for text in texts()),
                     min_count=min_count,
                     max_size=max_vocab,
                 )
-            else:
-                seen.update(label for _, label, _ in rows)
             names = sorted({aliases.get(label, label) for label in seen})
             labels = Vocabulary(names, specials=())
             if init_model:
@@ -484,7 +484,6 @@ def train(
                     init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log
                 )
             else:
-                words = counted
                 encoder = TextEncoder(words, labels, max_tokens, truncate, aliases=aliases)
                 model = SentimentClassifier(
                     len(words),

@@ -25,7 +25,7 @@ import sys
 import click
 import numpy as np
 
-from pipelines import cli
+from pipelines import cli, records
 
 if __name__ == "__main__":  # before anything imports TensorFlow
     cli.quiet_tensorflow()
@@ -211,31 +211,12 @@ def make_dataset(sides, examples, batch_size, shuffle, seed=0):
     return dataset.map(lambda b: ({"source": b["source"], "target": b["target"]}, b["next"]))
 
 
-class StreamedPairs:
-    """The (source, target, None) pairs of records folders (`pipelines.records`), read afresh
-    on every iteration: vocabularies in constant memory."""
+class StreamedPairs(records.Stream):
+    """The (source, target, None) pairs of records folders (`pipelines.records`, task
+    `seq2seq`), as `read_examples` gives them."""
 
-    def __init__(self, folders, limit=None):
-        self.folders, self.limit = folders, limit
-
-    def __iter__(self):
-        from pipelines import records
-
-        for example in records.examples(self.folders, self.limit):
-            yield example["source"], example["target"], None
-
-
-def graph_pieces(texts, level):
-    """`Sides.split` in TensorFlow ops: ragged string tokens of a (batch,) string tensor."""
-    import tensorflow as tf
-
-    from pipelines.export import graph_word_tokenize
-
-    if level == "char":
-        return tf.strings.unicode_split(texts, "UTF-8", errors="replace")
-    if level == "space":
-        return tf.strings.split(texts)
-    return graph_word_tokenize(texts)[0]
+    def item(self, example):
+        return example["source"], example["target"], None
 
 
 def stream_dataset(sides, pairs, batch_size, shuffle=True, seed=0):
@@ -243,14 +224,12 @@ def stream_dataset(sides, pairs, batch_size, shuffle=True, seed=0):
     and bucketed by length."""
     import tensorflow as tf
 
-    from pipelines import records
+    from pipelines.export import graph_pieces
 
     source_table = sides.source_vocab.lookup_table()
     target_table = sides.target_vocab.lookup_table()
     bos, eos, unk = sides.target_vocab.bos_id, sides.target_vocab.eos_id, sides.source_vocab.unk_id
-    data = records.dataset(pairs.folders, shuffle=shuffle, seed=seed)
-    if pairs.limit:
-        data = data.take(pairs.limit)
+    data = pairs.dataset(shuffle, seed)
 
     def encode(example):
         pieces = graph_pieces(tf.reshape(example["source"], [1]), sides.source_level)[0]
@@ -554,8 +533,6 @@ def train(
     learning_rate, patience = learning_rate or 0.002, patience or 4
     log = lambda message: click.echo(message, err=True)  # noqa: E731
     fmt = data_format_of(train_sources[0], data_format)
-    from pipelines import records
-
     streamed = records.streamed_sources(train_sources, "seq2seq")
     if streamed:  # read again on every pass, never held in memory
         examples = StreamedPairs(streamed, max_examples)
