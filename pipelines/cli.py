@@ -160,6 +160,13 @@ def train_options(command):
             help="Early stopping: epochs without a better dev metric.",
         ),
         click.option(
+            "--lr-decay",
+            default=None,
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            help="Multiply the learning rate by this after each epoch whose dev metric is not "
+            "the best so far (reduce on plateau).",
+        ),
+        click.option(
             "--max-examples",
             default=None,
             type=click.IntRange(1),

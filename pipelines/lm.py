@@ -400,6 +400,7 @@ def train(
     learning_rate,
     clip_norm,
     patience,
+    lr_decay,
     max_examples,
     seed,
     resume,
@@ -522,6 +523,7 @@ def train(
         "nats_per_token" if dev_text else None,
         mode="min",
         patience=patience,
+        lr_decay=lr_decay,
         callbacks=callbacks,
     )
     from pipelines.card import describe_run

@@ -487,6 +487,7 @@ def train(
     learning_rate,
     clip_norm,
     patience,
+    lr_decay,
     max_examples,
     seed,
     resume,
@@ -609,7 +610,9 @@ def train(
         )
         set_encoder_trainable(model, True)
         compile_model(learning_rate)
-    result = run.fit(model, dataset, epochs, evaluate, monitor, patience=patience)
+    result = run.fit(
+        model, dataset, epochs, evaluate, monitor, patience=patience, lr_decay=lr_decay
+    )
     seconds = time.time() - started
     card = make_card(
         model, vocabs, architecture, train_sources, dev_source, result, init_model, vectors

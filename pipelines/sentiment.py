@@ -383,6 +383,7 @@ def train(
     learning_rate,
     clip_norm,
     patience,
+    lr_decay,
     max_examples,
     seed,
     resume,
@@ -535,6 +536,7 @@ def train(
         evaluate if dev_rows else None,
         "accuracy" if dev_rows else None,
         patience=patience,
+        lr_decay=lr_decay,
         callbacks=callbacks,
     )
     card = describe_run(

@@ -502,6 +502,7 @@ def train(
     learning_rate,
     clip_norm,
     patience,
+    lr_decay,
     max_examples,
     seed,
     resume,
@@ -593,6 +594,7 @@ def train(
         "wer" if dev else None,
         mode="min",
         patience=patience,
+        lr_decay=lr_decay,
     )
     config = model.get_config()
     card = describe_run(

@@ -232,6 +232,7 @@ class TrainingRun:
         monitor=None,
         mode="max",
         patience=None,
+        lr_decay=None,
         verbose=None,
         steps_per_epoch=None,
         callbacks=(),
@@ -244,13 +245,16 @@ class TrainingRun:
                 (default: the training loss, minimised).
             mode: `"max"` or `"min"` for `monitor`.
             patience: stop after this many epochs without a better `monitor`.
+            lr_decay: multiply the optimizer's learning rate by this after every epoch whose
+                `monitor` is not the best so far (the rate is in the checkpoint: `--resume`
+                keeps it).
             callbacks: more Keras callbacks (they run before the checkpointing one).
         Returns:
             dict: `epochs` run, `best_epoch`, `best` (the dev metrics of the best epoch),
             `history` (per epoch: loss, dev metrics, seconds).
         """
         state = self.state or {"epoch": 0, "history": [], "best": None, "best_epoch": 0}
-        callback = _EpochEnd(self, state, evaluate, monitor, mode, patience)
+        callback = _EpochEnd(self, state, evaluate, monitor, mode, patience, lr_decay)
         if verbose is None:  # progress bars on a terminal, one line per epoch in a log file
             verbose = "auto" if sys.stdout.isatty() else 2
         if state["epoch"] < epochs and not state.get("stopped"):
@@ -357,10 +361,11 @@ def summary(out, result, replicas=1):
 class _EpochEnd(keras.callbacks.Callback):
     """Dev metrics, best weights, checkpoint and early stopping after every epoch."""
 
-    def __init__(self, run, state, evaluate, monitor, mode, patience):
+    def __init__(self, run, state, evaluate, monitor, mode, patience, lr_decay=None):
         super().__init__()
         self.run, self.state = run, state
         self.evaluate, self.monitor, self.mode, self.patience = evaluate, monitor, mode, patience
+        self.lr_decay = lr_decay
         self.started = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -385,6 +390,12 @@ class _EpochEnd(keras.callbacks.Callback):
         self.state["epoch"] = epoch + 1
         self.state["history"].append(record)
         waited = epoch + 1 - self.state["best_epoch"]
+        decayed = ""
+        if self.lr_decay and not improved:
+            rate = float(self.model.optimizer.learning_rate) * self.lr_decay
+            self.model.optimizer.learning_rate = rate
+            decayed = f"  learning rate {rate:.3g}"
+        record["learning_rate"] = float(self.model.optimizer.learning_rate)
         if self.patience is not None and waited >= self.patience:
             self.state["stopped"] = True
             self.model.stop_training = True
@@ -401,7 +412,7 @@ class _EpochEnd(keras.callbacks.Callback):
         self.run.log(
             f"epoch {epoch + 1}: loss {record['loss']:.4f}{' dev ' + shown if shown else ''}"
             f" ({seconds:.0f} s){'  best ' + name if improved else ''}"
-            f"{'  early stop' if self.state.get('stopped') else ''}"
+            f"{decayed}{'  early stop' if self.state.get('stopped') else ''}"
         )
 
 

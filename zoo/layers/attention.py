@@ -96,12 +96,15 @@ class AdditiveAttention(_Attention):
         self.score_vector = self.add_weight(shape=(self.units,), name="score_vector")
 
     def keys(self, values):
-        return tf.matmul(values, self.value_kernel) + self.bias  # (batch, Tx, units)
+        # Weights cast by hand: a decoder loop calls `keys` and `scores` outside `__call__`,
+        # where Keras's autocast (mixed precision) does not reach.
+        kernel, bias = tf.cast(self.value_kernel, values.dtype), tf.cast(self.bias, values.dtype)
+        return tf.matmul(values, kernel) + bias  # (batch, Tx, units)
 
     def scores(self, query, keys):
-        projected = tf.matmul(query, self.query_kernel)  # (batch, Ty, units)
+        projected = tf.matmul(query, tf.cast(self.query_kernel, query.dtype))  # (batch, Ty, units)
         hidden = tf.tanh(projected[:, :, None, :] + keys[:, None, :, :])  # (batch, Ty, Tx, units)
-        return tf.tensordot(hidden, self.score_vector, axes=1)
+        return tf.tensordot(hidden, tf.cast(self.score_vector, hidden.dtype), axes=1)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
@@ -132,7 +135,9 @@ class MultiplicativeAttention(_Attention):
             )
 
     def keys(self, values):
-        return tf.matmul(values, self.kernel) if self.use_kernel else values
+        if not self.use_kernel:
+            return values
+        return tf.matmul(values, tf.cast(self.kernel, values.dtype))  # cast: see AdditiveAttention
 
     def scores(self, query, keys):
         e = tf.matmul(query, keys, transpose_b=True)  # (batch, Ty, Tx)

@@ -193,7 +193,7 @@ class Seq2Seq(keras.Model):
             gained = tf.gather(log_p, pick, batch_dims=1)
             total += tf.where(done, 0.0, gained)
             out = out.write(t, tf.where(done | tf.equal(pick, eos), 0, pick))
-            weights = weights.write(t, alpha)
+            weights = weights.write(t, tf.cast(alpha, tf.float32))  # bfloat16 under mixed precision
             return t + 1, pick, states, done | tf.equal(pick, eos), total, out, weights
 
         _, _, _, _, total, out, weights = tf.while_loop(
