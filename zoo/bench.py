@@ -9,6 +9,8 @@ the best round are reported (tokens/s = sequences * length / seconds).
     python -m zoo.bench                 # a table
     python -m zoo.bench --json          # one JSON object on the last line
     python -m zoo.bench --layer-only    # the layer alone, in each of the zoo's loop settings
+    python -m zoo.bench --api fit       # through model.fit / model.predict on NumPy arrays
+    python -m zoo.bench --torch-native  # also torch without its oneDNN RNN kernels
 
 `--layer-only` times the bidirectional layer by itself (forward and backward in one
 `tf.function` for training, forward for inference), for `keras.layers` and for the zoo with the
@@ -39,6 +41,19 @@ def _parse(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (0: all)")
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
+    parser.add_argument(
+        "--api",
+        choices=["on-batch", "fit"],
+        default="on-batch",
+        help="Keras models through train_on_batch/predict_on_batch on ready tensors (the "
+        "layers' own speed) or through fit/predict on NumPy arrays (what a user script does, "
+        "Keras's input pipeline included)",
+    )
+    parser.add_argument(
+        "--torch-native",
+        action="store_true",
+        help="also time torch with its oneDNN RNN kernels off (torch.backends.mkldnn)",
+    )
     parser.add_argument(
         "--layer-only", action="store_true", help="time the layer alone, per zoo loop setting"
     )
@@ -92,6 +107,9 @@ class _KerasRunner:
         self.model = model
         x, y, x_infer = data
         b, bi = args.batch_size, args.infer_batch_size
+        self.arrays, self.sizes = data, (b, bi)
+        if args.api == "fit":
+            self.train, self.infer = self.fit, self.predict
         self.train_batches = [
             (tf.constant(x[i : i + b]), tf.constant(y[i : i + b])) for i in range(0, len(x), b)
         ]
@@ -106,6 +124,13 @@ class _KerasRunner:
     def infer(self):
         for x in self.infer_batches:
             self.model.predict_on_batch(x)
+
+    def fit(self):
+        x, y, _ = self.arrays
+        self.model.fit(x, y, batch_size=self.sizes[0], epochs=1, shuffle=False, verbose=0)
+
+    def predict(self):
+        self.model.predict(self.arrays[2], batch_size=self.sizes[1], verbose=0)
 
 
 class _LayerRunner:
@@ -146,10 +171,20 @@ class _LayerRunner:
 
 
 class _TorchRunner:
-    def __init__(self, cell, data, args):
+    """torch's own loop; `native=True` turns its oneDNN RNN kernels off (torch.backends.mkldnn),
+    which on x86 CPUs run the whole recurrence as one fused primitive."""
+
+    def __init__(self, cell, data, args, native=False):
+        import contextlib
+
         import torch
 
         self.torch, self.args = torch, args
+        self.flags = (
+            (lambda: torch.backends.mkldnn.flags(enabled=False))
+            if native
+            else contextlib.nullcontext
+        )
         torch.manual_seed(0)
         recurrent = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
         self.rnn = recurrent(args.input_dim, args.units, batch_first=True, bidirectional=True)
@@ -163,6 +198,14 @@ class _TorchRunner:
         self.infer()
 
     def train(self):
+        with self.flags():
+            self._train()
+
+    def infer(self):
+        with self.flags():
+            self._infer()
+
+    def _train(self):
         torch, b = self.torch, self.args.batch_size
         for start in range(0, len(self.x), b):
             logits = self.dense(self.rnn(self.x[start : start + b])[0])
@@ -173,7 +216,7 @@ class _TorchRunner:
             loss.backward()
             self.optimizer.step()
 
-    def infer(self):
+    def _infer(self):
         b = self.args.infer_batch_size
         with self.torch.inference_mode():
             for start in range(0, len(self.x_infer), b):
@@ -236,6 +279,8 @@ def run(args):
         )
         if use_torch:
             runners[f"torch.nn.{name}"] = _TorchRunner(cell, data, args)
+            if args.torch_native:
+                runners[f"torch.nn.{name} native"] = _TorchRunner(cell, data, args, native=True)
 
     timings = {name: {"train": [], "infer": []} for name in runners}
     order = list(runners.items())
@@ -261,6 +306,10 @@ def run(args):
         for name, t in timings.items()
     }
     head = "the layer alone" if args.layer_only else f"dense to {TAGS}"
+    if not args.layer_only:
+        head += ", Keras through " + (
+            "fit/predict on arrays" if args.api == "fit" else "train_on_batch/predict_on_batch"
+        )
     return {
         "model": (
             f"Bidirectional({args.units}) over (batch, {args.length}, {args.input_dim}), "

@@ -6,6 +6,37 @@ import pytest
 
 from zoo import bench
 
+TINY = [
+    "--json",
+    "--units=4",
+    "--length=3",
+    "--input-dim=5",
+    "--batch-size=4",
+    "--infer-batch-size=4",
+    "--train-batches=2",
+    "--infer-batches=1",
+    "--rounds=1",
+]
+
+
+def _report(capsys):
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_bench_through_fit_and_predict(capsys):
+    bench.main([*TINY, "--no-torch", "--cells=gru", "--api=fit"])
+    report = _report(capsys)
+    assert "fit/predict" in report["model"]
+    assert set(report["results"]) == {"zoo.layers.GRU", "keras.layers.GRU"}
+
+
+def test_bench_times_torch_with_and_without_onednn(capsys):
+    pytest.importorskip("torch")
+    bench.main([*TINY, "--cells=lstm", "--torch-native"])
+    results = _report(capsys)["results"]
+    assert {"torch.nn.LSTM", "torch.nn.LSTM native"} <= set(results)
+    assert results["torch.nn.LSTM native"]["train_tokens_per_s"] > 0
+
 
 def test_bench_reports_zoo_and_keras(capsys):
     bench.main(
