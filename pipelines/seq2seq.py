@@ -481,6 +481,11 @@ beam_option = click.option(
 @click.option("--rnn", type=click.Choice(["lstm", "gru"]), default="lstm", show_default=True)
 @click.option("--unidirectional", is_flag=True, help="Read the input forwards only.")
 @click.option(
+    "--input-feeding",
+    is_flag=True,
+    help="Feed the previous attentional state to the decoder with the previous token (Luong).",
+)
+@click.option(
     "--beam",
     default=1,
     show_default=True,
@@ -520,6 +525,7 @@ def train(
     attention,
     rnn,
     unidirectional,
+    input_feeding,
     dropout,
     beam,
 ):
@@ -574,6 +580,7 @@ def train(
                     rnn=rnn,
                     attention=attention,
                     dropout=dropout,
+                    input_feeding=input_feeding,
                 )
                 model.build()
             sides.beam = beam
@@ -613,6 +620,7 @@ def train(
                     "rnn",
                     "attention",
                     "dropout",
+                    "input_feeding",
                 )
             },
             "source_level": sides.source_level,

@@ -233,3 +233,36 @@ def test_training_from_records(trained, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert seq2seq.Sides.load(out).source_level == "char"
+
+
+def test_input_feeding_trains_predicts_and_exports(tmp_path):
+    (tmp_path / "train.tsv").write_text(reversed_pairs(200, 2))
+    out, served = tmp_path / "model", tmp_path / "served"
+    result = invoke(
+        "train",
+        "--train",
+        tmp_path / "train.tsv",
+        "--out",
+        out,
+        "--epochs",
+        2,
+        "--units",
+        16,
+        "--embedding-dim",
+        8,
+        "--decoder-depth",
+        2,
+        "--input-feeding",
+    )
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["architecture"]["input_feeding"] is True
+    texts = ["abc", "fedcba"]
+    greedy = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
+    assert invoke("export", "--model", out, "--out", served).exit_code == 0
+    import tensorflow as tf
+
+    outputs = tf.saved_model.load(str(served)).signatures["serving_default"](
+        texts=tf.constant(texts)
+    )["outputs"]
+    assert [o.decode() for o in outputs.numpy()] == [r["output"] for r in greedy]

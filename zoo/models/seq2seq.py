@@ -10,10 +10,14 @@ encoder's states (Luong et al. 2015, "attention after the recurrent layer"):
     h~<t> = tanh(W_c [s<t>; c<t>])                   the attentional state
     p(y<t> | y<t-1> ... , x) = softmax(W_y h~<t>)
 
+With `input_feeding=True` (Luong et al.'s "input feeding") the decoder also reads its previous
+attentional state, [y<t-1>; h~<t-1>] instead of y<t-1>, so it knows where it attended before;
+teacher forcing then runs step by step (a `tf.while_loop`) instead of in one pass.
+
 In training the decoder reads the true previous tokens (teacher forcing), so all steps run in
-one pass; decoding feeds back its own choices: greedily (`greedy`, a `tf.while_loop` that also
-runs inside an exported graph) or keeping the `beam` best prefixes (`beam_search`, ranked at the
-end by log-probability per token: length-normalised).
+one pass (without input feeding); decoding feeds back its own choices: greedily (`greedy`, a
+`tf.while_loop` that also runs inside an exported graph) or keeping the `beam` best prefixes
+(`beam_search`, ranked at the end by log-probability per token: length-normalised).
 """
 
 import keras
@@ -44,6 +48,9 @@ class Seq2Seq(keras.Model):
         rnn: `"lstm"` or `"gru"`.
         attention: `"additive"` (Bahdanau) or `"multiplicative"` (Luong "general").
         dropout: on the embeddings, between layers and on the attentional state.
+        input_feeding: feed the previous attentional state h~<t-1> to the decoder with the
+            previous token (then the dropout masks of the decoder's inputs and of h~ are drawn
+            once per sequence, the same at every step).
 
     Train it with `compile(optimizer)` and `fit({"source": x, "target": y_in}, y_out)`: the
     loss is the mean cross-entropy over target steps that are not padding.
@@ -61,6 +68,7 @@ class Seq2Seq(keras.Model):
         rnn="lstm",
         attention="multiplicative",
         dropout=0.2,
+        input_feeding=False,
         **kwargs,
     ):
         for name, value, allowed in (("rnn", rnn, RNNS), ("attention", attention, ATTENTIONS)):
@@ -77,6 +85,7 @@ class Seq2Seq(keras.Model):
         self.rnn = rnn
         self.attention = attention
         self.dropout = dropout
+        self.input_feeding = bool(input_feeding)
 
         recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[rnn]
         self.state_count = 2 if rnn == "lstm" else 1
@@ -116,6 +125,10 @@ class Seq2Seq(keras.Model):
     def build(self, input_shape=None):
         features = self.units * (2 if self.bidirectional else 1)
         self.attend.build((None, None, self.units), (None, None, features))
+        if self.input_feeding:  # the step loop calls the cells, so build the layers here
+            for index, rnn in enumerate(self.decoder):
+                width = self.embedding_dim + self.units if index == 0 else self.units
+                rnn.build((None, None, width))
         ones = tf.ones((1, 2), "int32")
         self.call({"source": ones, "target": ones})
         self.built = True
@@ -137,11 +150,15 @@ class Seq2Seq(keras.Model):
             flat[i * self.state_count : (i + 1) * self.state_count]
             for i in range(self.decoder_depth)
         ]
+        if self.input_feeding:  # h~<0>: nothing attended yet
+            states.append([tf.zeros_like(flat[0])])
         return values, self.attend.keys(values), mask, states
 
     def decode(self, target, values, keys, mask, states, training=None):
         """Teacher-forced or one step at a time: (logits (batch, Ty, V), new states, attention
-        weights (batch, Ty, Tx))."""
+        weights (batch, Ty, Tx)). With input feeding the states end with `[h~]`."""
+        if self.input_feeding:
+            return self._decode_fed(target, values, keys, mask, states, training)
         h = self.target_embedding(target)
         target_mask = target > 0
         final = []
@@ -153,6 +170,50 @@ class Seq2Seq(keras.Model):
         attentional = self.combine(tf.concat([h, context], axis=-1))
         attentional = self.dropouts[-1](attentional, training=training)
         return self.logits(attentional), final, alpha
+
+    def _decode_fed(self, target, values, keys, mask, states, training=None):
+        """`decode` with input feeding: one step at a time, h~<t-1> joining y<t-1>."""
+        h = self.target_embedding(target)
+        batch, steps = tf.shape(target)[0], tf.shape(target)[1]
+        layer_states, feed = [list(s) for s in states[:-1]], states[-1][0]
+        feed = tf.cast(feed, h.dtype)
+
+        def mask_of(dropout, width):  # one mask per sequence, the same at every step
+            return dropout(tf.ones((batch, width), h.dtype), training=training)
+
+        widths = [self.embedding_dim + self.units] + [self.units] * (self.decoder_depth - 1)
+        input_masks = [mask_of(self.dropouts[i + 1], w) for i, w in enumerate(widths)]
+        output_mask = mask_of(self.dropouts[-1], self.units)
+        inputs = tf.TensorArray(h.dtype, size=steps).unstack(tf.transpose(h, (1, 0, 2)))
+
+        def body(t, feed, layer_states, outputs, weights):
+            x = tf.concat([inputs.read(t), feed], axis=-1)
+            new_states = []
+            for rnn, input_mask, cell_states in zip(self.decoder, input_masks, layer_states):
+                x, cell_states = rnn.cell(x * input_mask, cell_states, training=training)
+                new_states.append(list(cell_states))
+            context, alpha = self.attend(
+                x, values, mask=mask, keys=keys, return_attention_scores=True
+            )
+            feed = self.combine(tf.concat([x, context], axis=-1)) * output_mask
+            outputs = outputs.write(t, feed)
+            weights = weights.write(t, tf.cast(alpha, "float32"))
+            return t + 1, feed, new_states, outputs, weights
+
+        _, feed, layer_states, outputs, weights = tf.while_loop(
+            lambda t, *_: t < steps,
+            body,
+            (
+                tf.constant(0),
+                feed,
+                layer_states,
+                tf.TensorArray(h.dtype, size=steps),
+                tf.TensorArray("float32", size=steps),
+            ),
+        )
+        attentional = tf.transpose(outputs.stack(), (1, 0, 2))
+        alpha = tf.transpose(weights.stack(), (1, 0, 2))
+        return self.logits(attentional), [*layer_states, [feed]], alpha
 
     def call(self, inputs, training=None):
         values, keys, mask, states = self.encode(inputs["source"], training=training)
@@ -287,6 +348,7 @@ class Seq2Seq(keras.Model):
             "rnn",
             "attention",
             "dropout",
+            "input_feeding",
         ):
             config[name] = getattr(self, name)
         return config

@@ -24,10 +24,29 @@ def reversal(n, rng):
     return x, y_in, y_out
 
 
-@pytest.mark.parametrize("attention", ["additive", "multiplicative"])
-@pytest.mark.parametrize("rnn", ["lstm", "gru"])
-def test_steps_equal_teacher_forcing_and_padding_is_ignored(attention, rnn):
-    model = Seq2Seq(12, 11, embedding_dim=5, units=6, attention=attention, rnn=rnn, dropout=0.0)
+@pytest.mark.parametrize(
+    "attention, rnn, feeding, depth",
+    [
+        ("additive", "lstm", False, 1),
+        ("multiplicative", "lstm", False, 1),
+        ("additive", "gru", False, 1),
+        ("multiplicative", "gru", False, 1),
+        ("multiplicative", "lstm", True, 2),
+        ("additive", "gru", True, 1),
+    ],
+)
+def test_steps_equal_teacher_forcing_and_padding_is_ignored(attention, rnn, feeding, depth):
+    model = Seq2Seq(
+        12,
+        11,
+        embedding_dim=5,
+        units=6,
+        attention=attention,
+        rnn=rnn,
+        dropout=0.0,
+        input_feeding=feeding,
+        decoder_depth=depth,
+    )
     model.build()
     source = tf.constant([[4, 5, 6, 0, 0]])
     target = tf.constant([[BOS, 7, 8, 9]])
@@ -41,10 +60,11 @@ def test_steps_equal_teacher_forcing_and_padding_is_ignored(attention, rnn):
         assert float(tf.reduce_sum(alpha[:, 3:])) == 0.0  # padding gets no attention
 
 
-def test_learns_to_reverse_decodes_and_round_trips(tmp_path):
+@pytest.mark.parametrize("feeding", [False, True])
+def test_learns_to_reverse_decodes_and_round_trips(tmp_path, feeding):
     rng = np.random.default_rng(0)
     x, y_in, y_out = reversal(2000, rng)
-    model = Seq2Seq(10, 10, embedding_dim=16, units=32, dropout=0.0)
+    model = Seq2Seq(10, 10, embedding_dim=16, units=32, dropout=0.0, input_feeding=feeding)
     model.build()
     model.compile(keras.optimizers.Adam(0.01))
     model.fit({"source": x, "target": y_in}, y_out, epochs=6, batch_size=64, verbose=0)
@@ -63,13 +83,13 @@ def test_learns_to_reverse_decodes_and_round_trips(tmp_path):
     np.testing.assert_allclose(loaded(inputs), model(inputs), atol=1e-5)
 
 
-@pytest.mark.parametrize("attention", ["additive", "multiplicative"])
-def test_mixed_precision_trains_and_decodes(attention):
+@pytest.mark.parametrize("attention, feeding", [("additive", False), ("multiplicative", True)])
+def test_mixed_precision_trains_and_decodes(attention, feeding):
     # The decoder loop calls the attention's `keys`/`scores` outside `__call__`, where Keras's
     # autocast does not reach: bfloat16 states met float32 kernels there.
     keras.config.set_dtype_policy("mixed_bfloat16")
     x, y_in, y_out = reversal(64, np.random.default_rng(1))
-    model = Seq2Seq(10, 10, embedding_dim=8, units=8, attention=attention)
+    model = Seq2Seq(10, 10, embedding_dim=8, units=8, attention=attention, input_feeding=feeding)
     model.build()
     model.compile(keras.optimizers.Adam(0.01))
     history = model.fit({"source": x, "target": y_in}, y_out, epochs=2, batch_size=32, verbose=0)
