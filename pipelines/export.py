@@ -285,6 +285,8 @@ def export_seq2seq(model, sides, out):
     banned = tuple(sides.banned)
 
     def serve(texts):
+        if sides.lowercase:
+            texts = tf.strings.lower(texts, encoding="utf-8")
         pieces = graph_pieces(texts, sides.source_level)
         ids = tf.cast(tf.ragged.map_flat_values(source_table.lookup, pieces), tf.int32)
         dense = ids.to_tensor(0)

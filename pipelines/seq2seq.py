@@ -111,10 +111,14 @@ def references(examples):
 class Sides:
     """How a model turns each side's text into ids and back: a vocabulary and a level each."""
 
-    def __init__(self, source_vocab, target_vocab, source_level, target_level, beam=1):
+    def __init__(
+        self, source_vocab, target_vocab, source_level, target_level, beam=1, lowercase=False
+    ):
         self.source_vocab, self.target_vocab = source_vocab, target_vocab
         self.source_level, self.target_level = source_level, target_level
         self.beam = beam  # the model's decoding default (`--beam` overrides it)
+        # sources are lower-cased before they are split (CMUdict words: "Hello" is "hello")
+        self.lowercase = lowercase
 
     @staticmethod
     def split(text, level):
@@ -131,21 +135,24 @@ class Sides:
         return "".join(pieces) if level == "char" else " ".join(pieces)
 
     @classmethod
-    def build(cls, examples, source_level, target_level, max_vocab=None):
+    def build(cls, examples, source_level, target_level, max_vocab=None, lowercase=False):
         from pipelines.text import Vocabulary
 
+        fold = str.lower if lowercase else str
         return cls(
             Vocabulary.build(
-                (cls.split(s, source_level) for s, _, _ in examples), max_size=max_vocab
+                (cls.split(fold(s), source_level) for s, _, _ in examples), max_size=max_vocab
             ),
             Vocabulary.build(
                 (cls.split(t, target_level) for _, t, _ in examples), max_size=max_vocab
             ),
             source_level,
             target_level,
+            lowercase=lowercase,
         )
 
     def encode_source(self, text):
+        text = text.lower() if self.lowercase else text
         return np.asarray(
             self.source_vocab.encode(self.split(text, self.source_level))
             or [self.source_vocab.unk_id],
@@ -169,7 +176,7 @@ class Sides:
         self.target_vocab.save(os.path.join(folder, "target.txt"))
         with open(os.path.join(folder, "seq2seq.json"), "w", encoding="utf-8") as handle:
             levels = {"source_level": self.source_level, "target_level": self.target_level}
-            json.dump({**levels, "beam": self.beam}, handle)
+            json.dump({**levels, "beam": self.beam, "lowercase": self.lowercase}, handle)
 
     @classmethod
     def load(cls, folder):
@@ -183,6 +190,7 @@ class Sides:
             settings["source_level"],
             settings["target_level"],
             settings.get("beam", 1),
+            settings.get("lowercase", False),
         )
 
 
@@ -232,7 +240,10 @@ def stream_dataset(sides, pairs, batch_size, shuffle=True, seed=0):
     data = pairs.dataset(shuffle, seed)
 
     def encode(example):
-        pieces = graph_pieces(tf.reshape(example["source"], [1]), sides.source_level)[0]
+        source = example["source"]
+        if sides.lowercase:
+            source = tf.strings.lower(source, encoding="utf-8")
+        pieces = graph_pieces(tf.reshape(source, [1]), sides.source_level)[0]
         source = tf.cast(source_table.lookup(pieces), tf.int32)
         source = tf.cond(tf.size(source) > 0, lambda: source, lambda: tf.constant([unk]))
         pieces = graph_pieces(tf.reshape(example["target"], [1]), sides.target_level)[0]
@@ -568,6 +579,7 @@ def train(
                     source_level or "char",
                     target_level or ("space" if fmt == "cmudict" else "char"),
                     max_vocab,
+                    lowercase=fmt == "cmudict",
                 )
                 model = Seq2Seq(
                     len(sides.source_vocab),

@@ -266,3 +266,25 @@ def test_input_feeding_trains_predicts_and_exports(tmp_path):
         texts=tf.constant(texts)
     )["outputs"]
     assert [o.decode() for o in outputs.numpy()] == [r["output"] for r in greedy]
+
+
+def test_cmudict_models_read_words_in_any_case(tmp_path):
+    words = ["cat", "cab", "tab", "bat", "act", "tact", "back", "tack"] * 5
+    (tmp_path / "mini.dict").write_text(
+        "".join(f"{w} {' '.join(c.upper() + '1' for c in w)}\n" for w in words)
+    )
+    out, served = tmp_path / "model", tmp_path / "served"
+    args = ["--train", tmp_path / "mini.dict", "--out", out, "--epochs", 1, "--units", 8]
+    assert invoke("train", *args).exit_code == 0
+    assert json.loads((out / "seq2seq.json").read_text())["lowercase"] is True
+    texts = ["cat", "CAT", "Tack"]
+    outputs = [
+        r["output"] for r in lines_of(invoke("predict", "--model", out, "--json", *texts).output)
+    ]
+    assert outputs[0] == outputs[1]
+    assert invoke("export", "--model", out, "--out", served).exit_code == 0
+    import tensorflow as tf
+
+    serving = tf.saved_model.load(str(served)).signatures["serving_default"]
+    got = serving(texts=tf.constant(texts))["outputs"].numpy()
+    assert [o.decode() for o in got] == outputs
