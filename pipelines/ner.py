@@ -135,6 +135,14 @@ def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0, word_dropout=0.
     dataset = bucketed_dataset(
         examples, signature, batch_size, shuffle=shuffle, seed=seed, pad_to_multiple=8
     )
+    return dataset.map(_split_batch(vocabs, sentences, word_dropout))
+
+
+def _split_batch(vocabs, sentences, word_dropout):
+    """batch -> (inputs, tags), with word dropout: words seen once in training become `<UNK>`
+    with probability `word_dropout`, so the model learns what to do with unknown words."""
+    import tensorflow as tf
+
     once = tf.constant(singletons(vocabs, sentences)) if word_dropout else None
 
     def split(batch):
@@ -144,7 +152,7 @@ def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0, word_dropout=0.
             words = tf.where(drop, vocabs.words.unk_id, words)
         return {"words": words, "chars": batch["chars"]}, batch["tags"]
 
-    return dataset.map(split)
+    return split
 
 
 class StreamedSentences(records.Stream):
@@ -184,15 +192,7 @@ def stream_dataset(vocabs, sentences, batch_size, shuffle=True, seed=0, word_dro
         [batch_size] * (len(boundaries) + 1),
         padded_shapes={"words": [None], "chars": [None, None], "tags": [None]},
     )
-    once = tf.constant(singletons(vocabs, sentences)) if word_dropout else None
-
-    def split(batch):
-        words = batch["words"]
-        if once is not None:
-            drop = tf.gather(once, words) & (tf.random.uniform(tf.shape(words)) < word_dropout)
-            words = tf.where(drop, vocabs.words.unk_id, words)
-        return {"words": words, "chars": batch["chars"]}, batch["tags"]
-
+    split = _split_batch(vocabs, sentences, word_dropout)
     return data.map(split).prefetch(tf.data.AUTOTUNE)
 
 

@@ -251,7 +251,8 @@ class TrainingRun:
             callbacks: more Keras callbacks (they run before the checkpointing one).
         Returns:
             dict: `epochs` run, `best_epoch`, `best` (the dev metrics of the best epoch),
-            `history` (per epoch: loss, dev metrics, seconds).
+            `history` (per epoch: loss, dev metrics, seconds, and the learning rate the
+            next epoch starts with: after any `lr_decay`).
         """
         state = self.state or {"epoch": 0, "history": [], "best": None, "best_epoch": 0}
         callback = _EpochEnd(self, state, evaluate, monitor, mode, patience, lr_decay)
@@ -387,15 +388,15 @@ class _EpochEnd(keras.callbacks.Callback):
             self.state["best"] = {"value": value, **dev}
             self.state["best_epoch"] = epoch + 1
             self.model.save_weights(os.path.join(self.run.work, BEST))
-        self.state["epoch"] = epoch + 1
-        self.state["history"].append(record)
-        waited = epoch + 1 - self.state["best_epoch"]
         decayed = ""
         if self.lr_decay and not improved:
             rate = float(self.model.optimizer.learning_rate) * self.lr_decay
             self.model.optimizer.learning_rate = rate
             decayed = f"  learning rate {rate:.3g}"
-        record["learning_rate"] = float(self.model.optimizer.learning_rate)
+        record["learning_rate"] = float(self.model.optimizer.learning_rate)  # for what follows
+        self.state["epoch"] = epoch + 1
+        self.state["history"].append(record)
+        waited = epoch + 1 - self.state["best_epoch"]
         if self.patience is not None and waited >= self.patience:
             self.state["stopped"] = True
             self.model.stop_training = True

@@ -104,16 +104,18 @@ class _KerasRunner:
     def __init__(self, model, data, args):
         import tensorflow as tf
 
-        self.model = model
+        self.model, self.data, self.args = model, data, args
         x, y, x_infer = data
         b, bi = args.batch_size, args.infer_batch_size
-        self.arrays, self.sizes = data, (b, bi)
-        if args.api == "fit":
+        if args.api == "fit":  # the arrays go to Keras as they are
             self.train, self.infer = self.fit, self.predict
-        self.train_batches = [
-            (tf.constant(x[i : i + b]), tf.constant(y[i : i + b])) for i in range(0, len(x), b)
-        ]
-        self.infer_batches = [tf.constant(x_infer[i : i + bi]) for i in range(0, len(x_infer), bi)]
+        else:
+            self.train_batches = [
+                (tf.constant(x[i : i + b]), tf.constant(y[i : i + b])) for i in range(0, len(x), b)
+            ]
+            self.infer_batches = [
+                tf.constant(x_infer[i : i + bi]) for i in range(0, len(x_infer), bi)
+            ]
         self.train()  # trace and warm up
         self.infer()
 
@@ -126,11 +128,11 @@ class _KerasRunner:
             self.model.predict_on_batch(x)
 
     def fit(self):
-        x, y, _ = self.arrays
-        self.model.fit(x, y, batch_size=self.sizes[0], epochs=1, shuffle=False, verbose=0)
+        x, y, _ = self.data
+        self.model.fit(x, y, batch_size=self.args.batch_size, epochs=1, shuffle=False, verbose=0)
 
     def predict(self):
-        self.model.predict(self.arrays[2], batch_size=self.sizes[1], verbose=0)
+        self.model.predict(self.data[2], batch_size=self.args.infer_batch_size, verbose=0)
 
 
 class _LayerRunner:

@@ -92,32 +92,26 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
 
 def test_lr_decay_on_plateau_survives_resume(tmp_path):
     scores = iter([0.5, 0.9, 0.7, 0.95, 0.6])
+
+    def rates(run, model, epochs):
+        result = run.fit(
+            model,
+            data(),
+            epochs=epochs,
+            evaluate=lambda m: {"f1": next(scores)},
+            monitor="f1",
+            lr_decay=0.5,
+            verbose=0,
+        )
+        return [h["learning_rate"] for h in result["history"]]
+
     run = TrainingRun(tmp_path / "m", log=lambda m: None)
-    model = new_model()
-    result = run.fit(
-        model,
-        data(),
-        epochs=3,
-        evaluate=lambda m: {"f1": next(scores)},
-        monitor="f1",
-        lr_decay=0.5,
-        verbose=0,
-    )
-    rates = [h["learning_rate"] for h in result["history"]]
-    np.testing.assert_allclose(rates, [0.1, 0.1, 0.05], rtol=1e-6)  # epoch 3 was worse
+    # epoch 3 was worse: the rate the next epoch starts with is halved
+    np.testing.assert_allclose(rates(run, new_model(), 3), [0.1, 0.1, 0.05], rtol=1e-6)
     resumed = TrainingRun(tmp_path / "m", resume=True, log=lambda m: None)
-    model = resumed.load_checkpoint()
-    result = resumed.fit(
-        model,
-        data(),
-        epochs=5,
-        evaluate=lambda m: {"f1": next(scores)},
-        monitor="f1",
-        lr_decay=0.5,
-        verbose=0,
+    np.testing.assert_allclose(
+        rates(resumed, resumed.load_checkpoint(), 5), [0.1, 0.1, 0.05, 0.05, 0.025], rtol=1e-6
     )
-    rates = [h["learning_rate"] for h in result["history"]]
-    np.testing.assert_allclose(rates, [0.1, 0.1, 0.05, 0.05, 0.025], rtol=1e-6)
 
 
 def test_resume_starts_after_the_last_completed_epoch(tmp_path):

@@ -39,21 +39,8 @@ def test_bench_times_torch_with_and_without_onednn(capsys):
 
 
 def test_bench_reports_zoo_and_keras(capsys):
-    bench.main(
-        [
-            "--json",
-            "--no-torch",
-            "--units=4",
-            "--length=3",
-            "--input-dim=5",
-            "--batch-size=4",
-            "--infer-batch-size=4",
-            "--train-batches=2",
-            "--infer-batches=1",
-            "--rounds=1",
-        ]
-    )
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    bench.main([*TINY, "--no-torch"])
+    report = _report(capsys)
     assert set(report["results"]) == {
         "zoo.layers.LSTM",
         "keras.layers.LSTM",
