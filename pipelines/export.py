@@ -86,7 +86,14 @@ def write_archive(out, model, resources, endpoints):
     endpoints, `{name: (function, input_signature)}`, atomically."""
     import keras
 
+    from zoo import kernels
+
     def write(folder):
+        # Standard ops only: the SavedModel must load with TensorFlow alone.
+        with kernels.portable():
+            _write(folder)
+
+    def _write(folder):
         archive = keras.export.ExportArchive()
         archive.track(model)
         for resource in resources:

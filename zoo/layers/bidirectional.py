@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from zoo import kernels as zoo_kernels
+
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
 
@@ -60,11 +62,63 @@ class Bidirectional(keras.layers.Layer):
             if not layer.built:
                 layer.build(sequences_shape)
 
+    def _joint_specs(self, mask, training):
+        """Both directions' kernel specs when one two-direction `zoo.kernels` op can run them."""
+        forward, backward = self.forward_layer, self.backward_layer
+        if mask is not None or forward.go_backwards or forward.stateful or backward.stateful:
+            return None  # with a mask each direction runs the kernel on its own
+        if training and (forward.cell.dropout > 0 or backward.cell.dropout > 0):
+            return None  # each direction draws its own input mask: two ops
+        specs = forward.kernel_spec(mask, training), backward.kernel_spec(mask, training)
+        if None in specs or specs[0][0] != specs[1][0]:
+            return None
+        if (specs[0][4] is None) != (specs[1][4] is None):  # peepholes on one side only
+            return None
+        return specs
+
+    def _joint_call(self, sequences, specs, forward_state, backward_state, training):
+        """Both directions in one op: its output is already [a→<t>, a←<t>] per input step."""
+        x = tf.cast(sequences, self.forward_layer.compute_dtype)
+        batch = tf.shape(x)[0]
+        states = [
+            layer.initial_states(batch, state)
+            for layer, state in (
+                (self.forward_layer, forward_state),
+                (self.backward_layer, backward_state),
+            )
+        ]
+        peephole = None if specs[0][4] is None else tf.stack([specs[0][4], specs[1][4]])
+        y, h_n, c_n = zoo_kernels.rnn(
+            specs[0][0],
+            x,
+            tf.stack([states[0][0], states[1][0]]),
+            tf.stack([states[0][1], states[1][1]]) if len(states[0]) > 1 else None,
+            *(tf.stack([specs[0][i], specs[1][i]]) for i in (1, 2, 3)),
+            peephole,
+            training=bool(training),
+        )
+        units = self.forward_layer.units
+        if self.return_sequences:
+            if self.merge_mode == "concat":
+                output = y
+            else:
+                output = _merge(self.merge_mode, y[..., :units], y[..., units:])
+        else:
+            output = _merge(self.merge_mode, h_n[0], h_n[1])
+        if not self.return_state:
+            return output
+        finals = [h_n, c_n] if len(states[0]) > 1 else [h_n]
+        states = tuple(s[0] for s in finals) + tuple(s[1] for s in finals)
+        return (*output, *states) if self.merge_mode is None else (output, *states)
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
             forward_state, backward_state = initial_state[:half], initial_state[half:]
+        specs = self._joint_specs(mask, training)
+        if specs is not None:
+            return self._joint_call(sequences, specs, forward_state, backward_state, training)
         y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training)
         y_rev = self.backward_layer(
             sequences, initial_state=backward_state, mask=mask, training=training

@@ -183,6 +183,23 @@ class RecurrentCell(DropoutMasks, keras.layers.Layer):
         a_in = _recurrent_input(prev_states[0], recurrent_mask)
         return (_outer_sum(a_in, dz_rec),)
 
+    def kernel_spec(self):
+        """This cell in the terms of `zoo.kernels.rnn`, or None when the kernel cannot run it.
+
+        Returns `(cell, w_layer, w_iter, bias, peephole)` for one direction: the kernel's cell
+        name, then tensors in its layout, computed from this cell's weights by differentiable
+        ops (so the weights' gradients flow back through them).
+        """
+        return None
+
+    def _activation_is(self, function, name):
+        return keras.activations.serialize(function) == name
+
+    def _bias_or_zeros(self, size):
+        if self.bias is None:
+            return tf.zeros((size,), self.compute_dtype)
+        return self._cast(self.bias)
+
     @property
     def supports_fused(self):
         """Whether the fused loop knows this cell's activation derivatives."""

@@ -178,6 +178,31 @@ class GRUCell(RecurrentCell):
         d_kernel_c = _outer_sum(gamma_r * c_in, dz_rec[..., 2 * units :])
         return (tf.concat([d_kernel_ur, d_kernel_c], axis=-1),)
 
+    def kernel_spec(self):
+        if self.variant != "full" or not (
+            self._activation_is(self.activation, "tanh")
+            and self._activation_is(self.recurrent_activation, "sigmoid")
+        ):
+            return None
+        # oneDNN's GRU keeps u * c<t-1> + (1 - u) * c~ where the zoo keeps Γu * c~ + (1 - Γu) *
+        # c<t-1>: its u is 1 - Γu = σ(-z_u), so the update block's weights enter negated.
+        units = self.units
+        flip = tf.concat([-tf.ones((units,)), tf.ones((2 * units,))], axis=0)
+        flip = tf.cast(flip, self.compute_dtype)
+        kernel = self._cast(self.kernel) * flip
+        recurrent_kernel = self._cast(self.recurrent_kernel) * flip
+        if not self.reset_after:
+            return "gru", kernel, recurrent_kernel, self._bias_or_zeros(3 * units) * flip, None
+        if self.bias is None:
+            bias = tf.zeros((4 * units,), self.compute_dtype)
+        else:
+            # linear-before-reset: [bu, br] are the sums of input and recurrent biases; the
+            # candidate keeps its input bias and its recurrent bias (inside Γr *) apart.
+            input_bias, recurrent_bias = tf.unstack(self._cast(self.bias))
+            both = (input_bias + recurrent_bias)[: 2 * units] * flip[: 2 * units]
+            bias = tf.concat([both, input_bias[2 * units :], recurrent_bias[2 * units :]], 0)
+        return "lbr_gru", kernel, recurrent_kernel, bias, None
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -157,6 +157,19 @@ class LSTMCell(RecurrentCell):
         )
         return grads + (d_peephole,)
 
+    def kernel_spec(self):
+        if not (
+            self._activation_is(self.activation, "tanh")
+            and self._activation_is(self.recurrent_activation, "sigmoid")
+        ):
+            return None
+        # oneDNN's gate order (i, f, c~, o) and peephole order (i, f, o) are the zoo's.
+        peephole = None
+        if self.peephole:
+            peephole = tf.reshape(self._cast(self.peephole_kernel), (-1,))
+        kernel, recurrent_kernel = self._cast(self.kernel), self._cast(self.recurrent_kernel)
+        return "lstm", kernel, recurrent_kernel, self._bias_or_zeros(4 * self.units), peephole
+
     def get_config(self):
         config = super().get_config()
         config.update(

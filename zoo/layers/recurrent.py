@@ -4,12 +4,15 @@ A sequence layer owns one cell and runs it over time. It computes the same funct
 `keras.layers.RNN(cell)` (masked steps carry the state over, outputs at masked steps repeat the
 previous output or are zeros with `zero_output_for_mask`), but faster: the input projection of
 all steps is one matmul before the loop, and the default `loop="fused"` uses a hand-written
-backward pass (see `zoo.layers.scan`).
+backward pass (see `zoo.layers.scan`). Faster still, on the CPU, the whole layer runs as one
+compiled op in oneDNN's fused RNN kernel (`zoo.kernels`) whenever that is built and the
+configuration allows it (`Recurrent.kernel_spec` says when).
 """
 
 import keras
 import tensorflow as tf
 
+from zoo import kernels as zoo_kernels
 from zoo.layers import scan
 
 LOOPS = ("fused", "plain")
@@ -34,6 +37,10 @@ class Recurrent(keras.layers.Layer):
         loop: `"fused"` or `"plain"` (see `zoo.layers.scan`); the same function either way.
         jit: in training, compile the fused loops with XLA (once per sequence length and batch
             size). Inference never compiles, so that predicting on new lengths costs nothing.
+        kernel: run the whole layer as one oneDNN op (`zoo.kernels`) when it is available and
+            the call allows it: float32, no mask, no recurrent dropout in training, no gates,
+            tanh/sigmoid activations (relu too for the simple RNN), the full GRU, no GPU.
+            Otherwise, or with `kernel=False`, the loops below run; the function is the same.
         **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
             initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
 
@@ -55,6 +62,7 @@ class Recurrent(keras.layers.Layer):
         stateful=False,
         loop="fused",
         jit=True,
+        kernel=True,
         **kwargs,
     ):
         layer_kwargs = {key: kwargs.pop(key) for key in _LAYER_ARGUMENTS if key in kwargs}
@@ -72,6 +80,7 @@ class Recurrent(keras.layers.Layer):
         self.stateful = stateful
         self.loop = loop
         self.jit = jit
+        self.kernel = bool(kernel)
         self.states = None
         self.supports_masking = True
 
@@ -108,7 +117,104 @@ class Recurrent(keras.layers.Layer):
         sizes = self.cell.state_size
         return len(sizes) if isinstance(sizes, (list, tuple)) else 1
 
+    def kernel_spec(self, mask=None, training=None):
+        """`cell.kernel_spec()` when this call may run as one `zoo.kernels` op, else None.
+
+        With a mask the kernel runs only where the mask is right-padded (checked when the call
+        runs; other masks take the loops) and without `return_state` or `stateful`, whose final
+        states are those of each sequence's last valid step.
+        """
+        if not self.kernel or self.return_gates:
+            return None
+        if mask is not None and (self.return_state or self.stateful):
+            return None
+        if self.compute_dtype != "float32":
+            return None
+        if training and self.cell.recurrent_dropout > 0:
+            return None
+        if not zoo_kernels.usable():
+            return None
+        return self.cell.kernel_spec()
+
+    def initial_states(self, batch, initial_state=None):
+        """The states the call starts from: given, carried over (stateful), or zeros."""
+        if initial_state is None and self.stateful:
+            initial_state = [tf.convert_to_tensor(state) for state in self.states]
+        if initial_state is None:
+            return tuple(
+                tf.zeros((batch, self.units), dtype=self.compute_dtype)
+                for _ in range(self._state_count())
+            )
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        return tuple(tf.cast(s, self.compute_dtype) for s in initial_state)
+
+    def _kernel_call(self, sequences, spec, initial_state, training, mask=None):
+        name, w_layer, w_iter, bias, peephole = spec
+        x = tf.cast(sequences, self.compute_dtype)  # (batch, time, features)
+        lengths = None
+        if mask is not None:
+            # Right-padded: reading backwards is reading each sequence's valid part reversed.
+            lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
+            if self.go_backwards:
+                x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
+        elif self.go_backwards:
+            x = tf.reverse(x, axis=[1])
+        states = self.initial_states(tf.shape(x)[0], initial_state)
+        input_mask, _ = self.cell.sequence_dropout_masks(x[:, 0], states[0], training)
+        if input_mask is not None:
+            x = x * input_mask[:, None]
+        y, h_n, c_n = zoo_kernels.rnn(
+            name,
+            x,
+            states[0][None],
+            states[1][None] if len(states) > 1 else None,
+            w_layer[None],
+            w_iter[None],
+            bias[None],
+            None if peephole is None else peephole[None],
+            training=bool(training),
+        )
+        if lengths is not None:
+            return self._masked_outputs(y, lengths)
+        final = (h_n[0], c_n[0]) if len(states) > 1 else (h_n[0],)
+        if self.stateful:
+            for variable, value in zip(self.states, final):
+                variable.assign(tf.cast(value, variable.dtype))
+        result = y if self.return_sequences else final[0]
+        return (result, *final) if self.return_state else result
+
+    def _masked_outputs(self, y, lengths):
+        """Keras's masked outputs from the kernel's run over each valid prefix (y: its steps)."""
+        steps = tf.shape(y)[1]
+        valid = tf.sequence_mask(lengths, steps)[:, :, None]  # the prefix the kernel read
+        # The output after each sequence's last valid step; zeros for an all-masked sequence.
+        last = tf.gather(y, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)
+        last = tf.where(lengths[:, None] > 0, last, tf.zeros_like(last))
+        if not self.return_sequences:
+            return last
+        if self.go_backwards:
+            # Reading order is reversed time: the valid steps come last, after masked steps
+            # that output zeros (under either rule: no valid step was seen yet).
+            read = tf.where(valid, y, tf.zeros_like(y))
+            return tf.reverse(tf.reverse_sequence(read, lengths, seq_axis=1, batch_axis=0), [1])
+        if self.zero_output_for_mask:
+            return tf.where(valid, y, tf.zeros_like(y))
+        return tf.where(valid, y, tf.broadcast_to(last[:, None], tf.shape(y)))
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
+        spec = self.kernel_spec(mask, training)
+        if spec is not None and mask is None:
+            return self._kernel_call(sequences, spec, initial_state, training)
+        if spec is not None:
+            return tf.cond(
+                _right_padded(mask),
+                lambda: self._kernel_call(sequences, spec, initial_state, training, mask),
+                lambda: self._loop_call(sequences, initial_state, mask, training),
+            )
+        return self._loop_call(sequences, initial_state, mask, training)
+
+    def _loop_call(self, sequences, initial_state, mask, training):
         x = tf.transpose(sequences, (1, 0, 2))  # (time, batch, features)
         time_mask = None
         if mask is not None:
@@ -118,18 +224,7 @@ class Recurrent(keras.layers.Layer):
             if time_mask is not None:
                 time_mask = tf.reverse(time_mask, axis=[0])
 
-        batch = tf.shape(x)[1]
-        if initial_state is None and self.stateful:
-            initial_state = [tf.convert_to_tensor(state) for state in self.states]
-        if initial_state is None:
-            states = tuple(
-                tf.zeros((batch, self.units), dtype=self.compute_dtype)
-                for _ in range(self._state_count())
-            )
-        else:
-            if not isinstance(initial_state, (list, tuple)):
-                initial_state = [initial_state]
-            states = tuple(tf.cast(s, self.compute_dtype) for s in initial_state)
+        states = self.initial_states(tf.shape(x)[1], initial_state)
 
         input_mask, recurrent_mask = self.cell.sequence_dropout_masks(x[0], states[0], training)
         if input_mask is not None:
@@ -214,9 +309,17 @@ class Recurrent(keras.layers.Layer):
                 "stateful": self.stateful,
                 "loop": self.loop,
                 "jit": self.jit,
+                "kernel": self.kernel,
             }
         )
         return config
+
+
+def _right_padded(mask):
+    """True when every sequence's valid steps come first (what the kernel can run)."""
+    mask = tf.cast(mask, "bool")
+    lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
+    return tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
 
 
 def _seen(time_mask):

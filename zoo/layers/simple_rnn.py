@@ -46,6 +46,13 @@ class SimpleRNNCell(RecurrentCell):
             d_a_prev = d_a_prev * recurrent_mask
         return dz, (d_a_prev,), dz
 
+    def kernel_spec(self):
+        for name in ("tanh", "relu"):
+            if self._activation_is(self.activation, name):
+                kernel, recurrent_kernel = self._cast(self.kernel), self._cast(self.recurrent_kernel)
+                return f"rnn_{name}", kernel, recurrent_kernel, self._bias_or_zeros(self.units), None
+        return None
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class SimpleRNN(Recurrent):

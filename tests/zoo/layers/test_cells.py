@@ -23,11 +23,15 @@ def numpy_outputs(layer, x):
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
-@pytest.mark.parametrize("loop", ["fused", "plain"])
+@pytest.mark.parametrize("loop", ["kernel", "fused", "plain"])
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_sequence_layer_matches_numpy(variant, loop, training):
-    """Every path: fused (XLA) and plain loops in training, per-step projection in inference."""
-    layer = built(VARIANTS[variant](return_sequences=True, loop=loop))
+    """Every path: the oneDNN kernel (where the variant has one), fused (XLA) and plain loops
+    in training, per-step projection in inference."""
+    if loop == "kernel":
+        layer = built(VARIANTS[variant](return_sequences=True))
+    else:
+        layer = built(VARIANTS[variant](return_sequences=True, loop=loop, kernel=False))
     expected = numpy_outputs(layer, X.astype("float64"))
     np.testing.assert_allclose(layer(X, training=training), expected, atol=1e-5)
 

@@ -1,0 +1,175 @@
+"""zoo.kernels: the whole layer as one oneDNN op computes what the zoo's loops compute.
+
+Outputs, final states and gradients of every kernel-capable layer are compared with the same
+layer run by its loops (`kernel=False`), with and without masks, in training and inference;
+saved graphs must not contain the op.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.zoo.layers.helpers import randomize
+from zoo import kernels
+from zoo import layers as zl
+
+SUPPORTED = platform.system() == "Linux" and platform.machine() == "x86_64"
+X = np.random.default_rng(5).normal(size=(4, 6, 3)).astype("float32")
+RIGHT_PADDED = np.arange(6)[None, :] < np.array([6, 3, 0, 1])[:, None]
+WITH_HOLES = np.array(
+    [[1, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], bool
+)
+
+LAYERS = {
+    "lstm_states": lambda **kw: zl.LSTM(5, return_sequences=True, return_state=True, **kw),
+    "lstm_backwards_last": lambda **kw: zl.LSTM(5, go_backwards=True, **kw),
+    "lstm_peephole": lambda **kw: zl.LSTM(5, peephole=True, return_sequences=True, **kw),
+    "lstm_zero_output": lambda **kw: zl.LSTM(
+        5, return_sequences=True, zero_output_for_mask=True, **kw
+    ),
+    "lstm_backwards_sequences": lambda **kw: zl.LSTM(
+        5, return_sequences=True, go_backwards=True, **kw
+    ),
+    "gru": lambda **kw: zl.GRU(5, return_sequences=True, return_state=True, **kw),
+    "gru_reset_after": lambda **kw: zl.GRU(5, return_sequences=True, reset_after=True, **kw),
+    "simple_rnn": lambda **kw: zl.SimpleRNN(5, return_sequences=True, **kw),
+    "simple_rnn_relu": lambda **kw: zl.SimpleRNN(5, activation="relu", **kw),
+    "bi_lstm": lambda **kw: zl.Bidirectional(zl.LSTM(5, return_sequences=True, **kw)),
+    "bi_lstm_peephole_ave": lambda **kw: zl.Bidirectional(
+        zl.LSTM(5, peephole=True, **kw), merge_mode="ave"
+    ),
+    "bi_lstm_states": lambda **kw: zl.Bidirectional(
+        zl.LSTM(5, return_sequences=True, return_state=True, **kw)
+    ),
+    "bi_gru_pair": lambda **kw: zl.Bidirectional(
+        zl.GRU(5, return_sequences=True, reset_after=True, **kw), merge_mode=None
+    ),
+    "bi_simple_rnn_dropout": lambda **kw: zl.Bidirectional(
+        zl.SimpleRNN(5, return_sequences=True, dropout=0.5, seed=1, **kw)
+    ),
+}
+
+
+def pair(name):
+    """The layer with the kernel and the same layer (same weights) without it."""
+    made = [LAYERS[name](kernel=flag) for flag in (True, False)]
+    for layer in made:
+        layer.build(X.shape)
+    randomize(made[0], seed=2)
+    made[1].set_weights(made[0].get_weights())
+    return made
+
+
+def run(layer, mask, training):
+    with tf.GradientTape() as tape:
+        out = layer(X, mask=mask, training=training)
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        weights = tf.cast(tf.range(1, 1 + tf.size(outs[0])), "float32") / 100.0
+        loss = tf.reduce_sum(tf.reshape(outs[0], (-1,)) * weights)
+        loss += sum(tf.reduce_sum(o * o) for o in outs[1:])
+    return outs, tape.gradient(loss, layer.trainable_weights)
+
+
+def assert_same(a, b):
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(not SUPPORTED, reason="the kernel is built for Linux x86-64")
+def test_kernel_builds_and_loads():
+    assert kernels.load() is not None, kernels.unavailable_reason()
+
+
+@pytest.mark.parametrize("mask", [None, "right_padded", "with_holes"])
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_kernel_matches_loops(name, training, mask):
+    mask = {None: None, "right_padded": RIGHT_PADDED, "with_holes": WITH_HOLES}[mask]
+    with_kernel, without = pair(name)  # dropout: same seed, so both draw the same masks
+    outs_k, grads_k = run(with_kernel, mask, training)
+    outs_l, grads_l = run(without, mask, training)
+    assert_same(outs_k, outs_l)
+    assert_same(grads_k, grads_l)
+
+
+def _op_types(function, *args):
+    graph = tf.function(function).get_concrete_function(*args).graph
+    types = {op.type for op in graph.get_operations()}
+    for inner in graph._functions.values():  # tf.cond branches
+        types |= {node.op for node in inner.cached_definition.node_def}
+    return types
+
+
+@pytest.mark.skipif(not SUPPORTED, reason="the kernel is built for Linux x86-64")
+def test_kernel_runs_where_allowed_and_not_elsewhere():
+    x = tf.constant(X)
+    bi = zl.Bidirectional(zl.LSTM(5, return_sequences=True))
+    assert "ZooRnn" in _op_types(lambda v: bi(v, training=True), x)
+    assert "ZooRnnGrad" not in _op_types(lambda v: bi(v, training=False), x)
+    with kernels.portable():
+        assert "ZooRnn" not in _op_types(lambda v: bi(v, training=True), x)
+    minimal = zl.GRU(5, variant="minimal")
+    assert "ZooRnn" not in _op_types(lambda v: minimal(v), x)
+    recurrent_dropout = zl.LSTM(5, recurrent_dropout=0.2)
+    assert "ZooRnn" not in _op_types(lambda v: recurrent_dropout(v, training=True), x)
+    assert "ZooRnn" in _op_types(lambda v: recurrent_dropout(v, training=False), x)
+
+
+def test_gradient_of_an_inference_call():
+    """training=False keeps no workspace; asking for a gradient anyway reruns the step."""
+    with_kernel, without = pair("lstm_states")
+    assert_same(run(with_kernel, None, False)[1], run(without, None, False)[1])
+
+
+def test_exported_model_has_no_kernel_op_and_loads_with_tensorflow_alone(tmp_path):
+    inputs = keras.Input((6, 3), name="features")
+    outputs = keras.layers.Dense(2)(zl.Bidirectional(zl.LSTM(4, return_sequences=True))(inputs))
+    model = keras.Model(inputs, outputs)
+    expected = model.predict_on_batch(X)  # traced with the kernel first
+    model.export(str(tmp_path / "model"), verbose=False)
+    np.save(tmp_path / "x.npy", X)
+    script = f"""
+import json, sys
+import numpy as np, tensorflow as tf
+loaded = tf.saved_model.load({str(tmp_path / "model")!r})
+graph_ops = set()
+for function in loaded.signatures.values():
+    graph_ops |= {{op.type for op in function.graph.get_operations()}}
+out = loaded.serve(tf.constant(np.load({str(tmp_path / "x.npy")!r})))
+print(json.dumps({{"zoo": "zoo" in sys.modules, "ops": sorted(o for o in graph_ops if "Zoo" in o),
+                  "out": np.asarray(out).tolist()}}))
+"""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not report["zoo"] and report["ops"] == []
+    np.testing.assert_allclose(report["out"], expected, atol=1e-5)
+
+
+def test_turned_off_by_environment():
+    script = (
+        "from zoo import kernels; import sys; "
+        "sys.exit(0 if kernels.load() is None and 'ZOO_KERNELS' in kernels.unavailable_reason()"
+        " else 1)"
+    )
+    env = dict(os.environ, ZOO_KERNELS="0", TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+
+
+def test_op_checks_its_shapes():
+    if kernels.load() is None:
+        pytest.skip(kernels.unavailable_reason())
+    x = tf.zeros((2, 3, 4))
+    states = tf.zeros((1, 2, 5))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="w_layer"):
+        kernels.rnn("lstm", x, states, states, tf.zeros((1, 3, 20)), tf.zeros((1, 5, 20)),
+                    tf.zeros((1, 20)))

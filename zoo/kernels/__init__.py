@@ -1,0 +1,234 @@
+"""Compiled kernels: a whole recurrent layer as one TensorFlow op, run by oneDNN on the CPU.
+
+`rnn_onednn.cc` defines the ops `ZooRnn` (forward) and `ZooRnnGrad` (its gradient): every step of
+an LSTM, GRU or simple RNN, one or both directions, in oneDNN's fused RNN primitive (the kernel
+`torch.nn.LSTM` runs on the CPU). The zoo's layers use it when it is built and the configuration
+allows (see `zoo.layers.recurrent`), and fall back to their own loops otherwise; both compute the
+same function.
+
+The library is compiled on first use (about 15 s, g++ with TensorFlow's headers and those of the
+`onednn-devel-cpu-gomp` wheel) into `zoo/kernels/build/`, or `~/.cache/zoo/kernels` when the
+package directory is read-only; `python -m zoo.kernels` builds it ahead of time and says why
+when it cannot.
+
+`ZOO_KERNELS=0` turns the kernels off. Graphs being saved (`model.export()`, `ExportArchive`,
+`tf.saved_model.save`) never contain them, so an exported model loads with TensorFlow alone;
+`with zoo.kernels.portable():` does the same for any other code.
+"""
+
+import contextlib
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import sysconfig
+import threading
+
+import tensorflow as tf
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rnn_onednn.cc")
+CELLS = ("lstm", "gru", "lbr_gru", "rnn_tanh", "rnn_relu")
+
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_state = {"module": None, "error": None, "tried": False}
+_portable = threading.local()
+
+
+class BuildError(RuntimeError):
+    """The kernel library could not be built or loaded."""
+
+
+def _onednn_prefix():
+    """The prefix holding include/oneapi/dnnl and lib/libdnnl.so (the wheel installs there)."""
+    candidates = [sys.prefix, sysconfig.get_config_var("prefix"), os.path.expanduser("~/.local")]
+    for prefix in candidates:
+        if prefix and os.path.exists(os.path.join(prefix, "include", "oneapi", "dnnl", "dnnl.hpp")):
+            if os.path.exists(os.path.join(prefix, "lib", "libdnnl.so")):
+                return prefix
+    raise BuildError(
+        "oneDNN headers not found (pip install onednn-devel-cpu-gomp, a dependency of the zoo)"
+    )
+
+
+def _library_name(prefix):
+    with open(SOURCE, "rb") as handle:
+        digest = hashlib.sha256(handle.read())
+    digest.update(tf.__version__.encode())
+    digest.update(prefix.encode())
+    return f"zoo_rnn_{digest.hexdigest()[:16]}.so"
+
+
+def _build_dirs():
+    here = os.path.join(os.path.dirname(SOURCE), "build")
+    return [here, os.path.join(os.path.expanduser("~"), ".cache", "zoo", "kernels")]
+
+
+def build(verbose=False):
+    """Compiles the kernel library if needed; returns its path. Raises `BuildError`."""
+    prefix = _onednn_prefix()
+    name = _library_name(prefix)
+    for directory in _build_dirs():
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            return path
+    compiler = os.environ.get("CXX", "g++")
+    command = [
+        compiler,
+        "-O2",
+        "-shared",
+        "-fPIC",
+        "-std=c++17",
+        "-w",
+        SOURCE,
+        *tf.sysconfig.get_compile_flags(),
+        f"-I{os.path.join(prefix, 'include')}",
+        *tf.sysconfig.get_link_flags(),
+        f"-L{os.path.join(prefix, 'lib')}",
+        "-ldnnl",
+        # DT_RPATH, not RUNPATH: it also finds libdnnl's own dependencies (libtbb) there.
+        "-Wl,--disable-new-dtags",
+        f"-Wl,-rpath,{os.path.join(prefix, 'lib')}",
+    ]
+    errors = []
+    for directory in _build_dirs():
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as error:
+            errors.append(f"{directory}: {error}")
+            continue
+        path = os.path.join(directory, name)
+        partial = f"{path}.{os.getpid()}.partial"
+        try:
+            result = subprocess.run(
+                [*command, "-o", partial], capture_output=True, text=True, check=False
+            )
+        except OSError as error:  # no compiler
+            raise BuildError(f"{compiler}: {error}") from error
+        if result.returncode != 0:
+            if os.path.exists(partial):
+                os.remove(partial)
+            if "Permission denied" in result.stderr or "Read-only" in result.stderr:
+                errors.append(f"{directory}: not writable")
+                continue
+            raise BuildError(f"{compiler} failed:\n{result.stderr[-2000:]}")
+        os.replace(partial, path)  # atomic: a concurrent loader sees the whole file or none
+        if verbose:
+            print(f"built {path}")
+        return path
+    raise BuildError("no writable build directory: " + "; ".join(errors))
+
+
+def load():
+    """The op module, building it on first use; None when it cannot be had (reason logged)."""
+    if _state["tried"]:
+        return _state["module"]
+    with _lock:
+        if _state["tried"]:
+            return _state["module"]
+        try:
+            if os.environ.get("ZOO_KERNELS", "1") == "0":
+                raise BuildError("turned off by ZOO_KERNELS=0")
+            _state["module"] = tf.load_op_library(build())
+            tf.no_gradient("ZooRnnGrad")
+        except (BuildError, tf.errors.NotFoundError, OSError) as error:
+            _state["error"] = str(error)
+            _log.warning("zoo kernels unavailable, using the zoo's own loops: %s", error)
+        _state["tried"] = True
+    return _state["module"]
+
+
+def unavailable_reason():
+    """Why `load()` returned None (None when it did not)."""
+    load()
+    return _state["error"]
+
+
+@contextlib.contextmanager
+def portable():
+    """Within this block the zoo's layers build graphs of standard TensorFlow ops only."""
+    depth = getattr(_portable, "depth", 0)
+    _portable.depth = depth + 1
+    try:
+        yield
+    finally:
+        _portable.depth = depth
+
+
+_SAVING_MODULES = ("keras.src.export.", "tensorflow.python.saved_model.")
+
+
+def _saving():
+    """True while a SavedModel is being traced or written (found on the Python stack)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith(_SAVING_MODULES):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _in_xla():
+    """True inside a function compiled by XLA, which cannot run custom ops."""
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - moved in some TensorFlow release
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def _gpu_present():
+    if "gpu" not in _state:
+        _state["gpu"] = bool(tf.config.list_logical_devices("GPU"))
+    return _state["gpu"]
+
+
+@tf.autograph.experimental.do_not_convert
+def usable():
+    """Whether a layer called now may put the kernel op into its graph.
+
+    Not while a SavedModel is traced or under `portable()` (saved graphs stay standard), not
+    inside XLA, and not when a GPU is present (the kernel is the CPU's; on a GPU the layers run
+    their own loops there).
+    """
+    if getattr(_portable, "depth", 0) or _gpu_present():
+        return False
+    if tf.inside_function() and (_in_xla() or _saving()):
+        return False
+    return load() is not None
+
+
+@tf.autograph.experimental.do_not_convert
+def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False):
+    """Runs `ZooRnn`; differentiable. Shapes as in rnn_onednn.cc. Returns (y, h_n, c_n)."""
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    module = load()
+    if module is None:
+        raise BuildError(_state["error"])
+    if c0 is None:
+        c0 = tf.zeros((0,), x.dtype)
+    if peephole is None:
+        peephole = tf.zeros((0,), x.dtype)
+    y, h_n, c_n, _ = module.zoo_rnn(
+        x, h0, c0, w_layer, w_iter, bias, peephole, cell=cell, training=training
+    )
+    return y, h_n, c_n
+
+
+@tf.RegisterGradient("ZooRnn")
+def _zoo_rnn_grad(op, dy, dh_n, dc_n, _dworkspace):
+    cell = op.get_attr("cell")
+    cell = cell.decode() if isinstance(cell, bytes) else cell
+    if op.get_attr("training"):
+        y, h_n, c_n, workspace = op.outputs
+    else:
+        # Inference mode keeps no workspace: run the step again, keeping it.
+        y, h_n, c_n, workspace = load().zoo_rnn(*op.inputs, cell=cell, training=True)
+    dy = tf.zeros_like(y) if dy is None else dy
+    dh_n = tf.zeros_like(h_n) if dh_n is None else dh_n
+    dc_n = tf.zeros_like(c_n) if dc_n is None else dc_n
+    grads = load().zoo_rnn_grad(*op.inputs, y, h_n, c_n, workspace, dy, dh_n, dc_n, cell=cell)
+    return list(grads)
