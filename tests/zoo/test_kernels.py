@@ -171,5 +171,6 @@ def test_op_checks_its_shapes():
     x = tf.zeros((2, 3, 4))
     states = tf.zeros((1, 2, 5))
     with pytest.raises(tf.errors.InvalidArgumentError, match="w_layer"):
-        kernels.rnn("lstm", x, states, states, tf.zeros((1, 3, 20)), tf.zeros((1, 5, 20)),
-                    tf.zeros((1, 20)))
+        kernels.rnn(
+            "lstm", x, states, states, tf.zeros((1, 3, 20)), tf.zeros((1, 5, 20)), tf.zeros((1, 20))
+        )

@@ -49,8 +49,8 @@ class SimpleRNNCell(RecurrentCell):
     def kernel_spec(self):
         for name in ("tanh", "relu"):
             if self._activation_is(self.activation, name):
-                kernel, recurrent_kernel = self._cast(self.kernel), self._cast(self.recurrent_kernel)
-                return f"rnn_{name}", kernel, recurrent_kernel, self._bias_or_zeros(self.units), None
+                kernel, recurrent = self._cast(self.kernel), self._cast(self.recurrent_kernel)
+                return f"rnn_{name}", kernel, recurrent, self._bias_or_zeros(self.units), None
         return None
 
 
