@@ -14,8 +14,9 @@ the best round are reported (tokens/s = sequences * length / seconds).
 
 `--layer-only` times the bidirectional layer by itself (forward and backward in one
 `tf.function` for training, forward for inference), for `keras.layers` and for the zoo with the
-plain loop (TensorFlow's autodiff), the fused loop (hand-written backward pass) and the fused
-loop compiled by XLA (the default): what each of the zoo's design steps gains.
+plain loop (TensorFlow's autodiff), the fused loop (hand-written backward pass), the fused
+loop compiled by XLA, and the oneDNN kernel (`zoo.kernels`, the default where it is built): what
+each of the zoo's design steps gains.
 """
 
 import argparse
@@ -267,9 +268,10 @@ def run(args):
                 _bidirectional(cell, "keras", args), data, args
             )
             for label, options in (
-                ("plain", {"loop": "plain"}),
-                ("fused", {"jit": False}),
-                ("fused+xla", {}),
+                ("plain", {"loop": "plain", "kernel": False}),
+                ("fused", {"jit": False, "kernel": False}),
+                ("fused+xla", {"kernel": False}),
+                ("kernel", {}),
             ):
                 runners[f"zoo.layers.{name} {label}"] = _LayerRunner(
                     _bidirectional(cell, "zoo", args, **options), data, args

@@ -99,6 +99,18 @@ def test_kernel_matches_loops(name, training, mask):
     assert_same(grads_k, grads_l)
 
 
+@pytest.mark.parametrize("mask", ["right_padded", "with_holes"])
+@pytest.mark.parametrize("name", ["lstm_backwards_sequences", "bi_lstm", "gru_reset_after"])
+def test_kernel_matches_loops_in_a_graph(name, mask):
+    """In a tf.function the mask's shape is checked when the graph runs (tf.cond)."""
+    mask = tf.constant(RIGHT_PADDED if mask == "right_padded" else WITH_HOLES)
+    with_kernel, without = pair(name)
+    outs_k, grads_k = tf.function(lambda m: run(with_kernel, m, True))(mask)
+    outs_l, grads_l = tf.function(lambda m: run(without, m, True))(mask)
+    assert_same(outs_k, outs_l)
+    assert_same(grads_k, grads_l)
+
+
 def _op_types(function, *args):
     graph = tf.function(function).get_concrete_function(*args).graph
     types = {op.type for op in graph.get_operations()}

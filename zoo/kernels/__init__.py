@@ -139,6 +139,17 @@ def load():
     return _state["module"]
 
 
+def _after_fork_in_child():
+    # oneDNN's TBB threads do not survive fork(): a forked child builds graphs without the op
+    # (graphs traced before the fork still hold it, and the op then fails with a clear error).
+    if _state["module"] is not None:
+        _state["module"] = None
+        _state["error"] = "this process was forked after the kernel was loaded"
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def unavailable_reason():
     """Why `load()` returned None (None when it did not)."""
     load()

@@ -21,6 +21,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <pthread.h>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -89,9 +90,17 @@ class Worker {
   std::thread thread_;
 };
 
+Worker* g_worker = nullptr;  // never destroyed: it may be busy at exit
+bool g_forked = false;       // this process was forked after the kernel ran in its parent
+
 Worker& worker() {
-  static Worker* instance = new Worker();  // never destroyed: it may be busy at exit
-  return *instance;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_worker = new Worker();
+    // oneDNN's TBB threads do not survive fork(): a child must not call into them.
+    pthread_atfork(nullptr, nullptr, [] { g_forked = true; });
+  });
+  return *g_worker;
 }
 
 int gates_of(const std::string& cell) {
@@ -283,6 +292,11 @@ class ZooRnnOp : public OpKernel {
   }
 
   void Compute(OpKernelContext* ctx) override {
+    OP_REQUIRES(ctx, !g_forked,
+                tensorflow::errors::FailedPrecondition(
+                    "zoo.kernels: this process was forked after the kernel ran in its parent, "
+                    "and oneDNN's threads do not survive fork(); run the layer in the parent, "
+                    "or start the child with multiprocessing's 'spawn' method"));
     worker().Run([&] { ComputeOnWorker(ctx); });
   }
 
@@ -349,6 +363,11 @@ class ZooRnnGradOp : public OpKernel {
   // Inputs: x, h0, c0, w_layer, w_iter, bias, peephole (as ZooRnn), then y, h_n, c_n,
   // workspace (ZooRnn's outputs), then dy, dh_n, dc_n.
   void Compute(OpKernelContext* ctx) override {
+    OP_REQUIRES(ctx, !g_forked,
+                tensorflow::errors::FailedPrecondition(
+                    "zoo.kernels: this process was forked after the kernel ran in its parent, "
+                    "and oneDNN's threads do not survive fork(); run the layer in the parent, "
+                    "or start the child with multiprocessing's 'spawn' method"));
     worker().Run([&] { ComputeOnWorker(ctx); });
   }
 

@@ -206,15 +206,21 @@ class Recurrent(keras.layers.Layer):
         spec = self.kernel_spec(mask, training)
         if spec is not None and mask is None:
             return self._kernel_call(sequences, spec, initial_state, training)
+        if spec is not None and not tf.inside_function():
+            if bool(_right_padded(mask)):
+                return self._kernel_call(sequences, spec, initial_state, training, mask)
+            return self._loop_call(sequences, initial_state, mask, training)
         if spec is not None:
+            # Decided when the graph runs. The other branch takes the plain loop: the fused
+            # loop's hand-written gradient cannot be taken through a tf.cond branch.
             return tf.cond(
                 _right_padded(mask),
                 lambda: self._kernel_call(sequences, spec, initial_state, training, mask),
-                lambda: self._loop_call(sequences, initial_state, mask, training),
+                lambda: self._loop_call(sequences, initial_state, mask, training, "plain"),
             )
         return self._loop_call(sequences, initial_state, mask, training)
 
-    def _loop_call(self, sequences, initial_state, mask, training):
+    def _loop_call(self, sequences, initial_state, mask, training, loop=None):
         x = tf.transpose(sequences, (1, 0, 2))  # (time, batch, features)
         time_mask = None
         if mask is not None:
@@ -230,7 +236,8 @@ class Recurrent(keras.layers.Layer):
         if input_mask is not None:
             x = x * input_mask[None]
         params = self.cell.recurrent_params()
-        fused = self.loop == "fused" and self.cell.supports_fused and not self.return_gates
+        loop = loop or self.loop
+        fused = loop == "fused" and self.cell.supports_fused and not self.return_gates
         if training and fused:
             # The input projection of all steps in one matmul; the fused loop's backward pass
             # turns its gradient into one matmul for the kernel too.
