@@ -68,4 +68,5 @@ def test_bench_layer_only_reports_every_loop_setting(capsys):
         "zoo.layers.GRU plain",
         "zoo.layers.GRU fused",
         "zoo.layers.GRU fused+xla",
+        "zoo.layers.GRU kernel",
     }
