@@ -1,7 +1,10 @@
 """Issue 7 experiment: profile 10 training steps (batch 32) or predict steps (batch 256) of the
 zoo BiLSTM-200 tagger with the TensorFlow profiler, then list the ops by time per step.
 
-    python benchmarks/experiments/profile_step.py train|infer [LOGDIR]
+    python benchmarks/experiments/profile_step.py train|infer [kernel|loops] [LOGDIR]
+
+`kernel` (the default) profiles the layers as they run by default (`zoo.kernels`' op), `loops`
+the zoo's XLA loops (`kernel=False`).
 """
 
 import collections
@@ -20,13 +23,14 @@ from zoo import layers as zl
 tf.config.threading.set_intra_op_parallelism_threads(2)
 tf.config.threading.set_inter_op_parallelism_threads(2)
 mode = sys.argv[1] if len(sys.argv) > 1 else "train"
-logdir = sys.argv[2] if len(sys.argv) > 2 else f"/tmp/zoo-profile-{mode}"
+path = sys.argv[2] if len(sys.argv) > 2 else "kernel"
+logdir = sys.argv[3] if len(sys.argv) > 3 else f"/tmp/zoo-profile-{mode}-{path}"
 rng = np.random.default_rng(0)
 B, STEPS = (32 if mode == "train" else 256), 10
 x = tf.constant(rng.normal(size=(B, 40, 100)).astype("float32"))
 y = tf.constant(rng.integers(0, 9, (B, 40)))
 inputs = keras.Input((40, 100))
-bi = zl.Bidirectional(zl.LSTM(200, return_sequences=True))
+bi = zl.Bidirectional(zl.LSTM(200, return_sequences=True, kernel=path == "kernel"))
 model = keras.Model(inputs, keras.layers.Dense(9)(bi(inputs)))
 model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 step = (
@@ -40,7 +44,7 @@ for _ in range(STEPS):
 tf.profiler.experimental.stop()
 
 space = xplane_pb2.XSpace()
-with open(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)[-1], "rb") as handle:
+with open(max(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True), key=os.path.getmtime), "rb") as handle:
     space.ParseFromString(handle.read())
 for plane in space.planes:
     total, count = collections.Counter(), collections.Counter()
