@@ -44,7 +44,8 @@ for _ in range(STEPS):
 tf.profiler.experimental.stop()
 
 space = xplane_pb2.XSpace()
-with open(max(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True), key=os.path.getmtime), "rb") as handle:
+newest = max(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True), key=os.path.getmtime)
+with open(newest, "rb") as handle:
     space.ParseFromString(handle.read())
 for plane in space.planes:
     total, count = collections.Counter(), collections.Counter()
