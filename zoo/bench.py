@@ -31,7 +31,9 @@ TAGS = 9
 
 def _parse(argv=None):
     parser = argparse.ArgumentParser(prog="python -m zoo.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--cells", default="lstm,gru", help="comma-separated: lstm, gru")
+    parser.add_argument(
+        "--cells", default="lstm,gru", help="comma-separated: lstm, gru, rnn (the simple RNN)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--infer-batch-size", type=int, default=256)
     parser.add_argument("--length", type=int, default=40)
@@ -64,9 +66,9 @@ def _parse(argv=None):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
     args.cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-    unknown = set(args.cells) - {"lstm", "gru"}
+    unknown = set(args.cells) - {"lstm", "gru", "rnn"}
     if unknown:
-        parser.error(f"unknown cells: {', '.join(sorted(unknown))} (choose lstm, gru)")
+        parser.error(f"unknown cells: {', '.join(sorted(unknown))} (choose lstm, gru, rnn)")
     return args
 
 
@@ -76,11 +78,15 @@ def _bidirectional(cell, library, args, **zoo_options):
     from zoo import layers as zoo_layers
 
     if library == "zoo":
-        recurrent = {"lstm": zoo_layers.LSTM, "gru": zoo_layers.GRU}[cell]
+        recurrent = {"lstm": zoo_layers.LSTM, "gru": zoo_layers.GRU, "rnn": zoo_layers.SimpleRNN}[
+            cell
+        ]
         if cell == "gru":
             zoo_options["reset_after"] = True  # the function keras.layers.GRU computes
         return zoo_layers.Bidirectional(recurrent(args.units, return_sequences=True, **zoo_options))
-    recurrent = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
+    recurrent = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[
+        cell
+    ]
     return keras.layers.Bidirectional(recurrent(args.units, return_sequences=True))
 
 
@@ -189,7 +195,7 @@ class _TorchRunner:
             else contextlib.nullcontext
         )
         torch.manual_seed(0)
-        recurrent = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+        recurrent = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
         self.rnn = recurrent(args.input_dim, args.units, batch_first=True, bidirectional=True)
         self.dense = torch.nn.Linear(2 * args.units, TAGS)
         params = list(self.rnn.parameters()) + list(self.dense.parameters())
@@ -262,7 +268,8 @@ def run(args):
             torch.set_num_threads(args.threads)
     runners = {}
     for cell in args.cells:
-        name = cell.upper()
+        name = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}[cell]
+        torch_name = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[cell]
         if args.layer_only:
             runners[f"keras.layers.{name}"] = _LayerRunner(
                 _bidirectional(cell, "keras", args), data, args
@@ -282,9 +289,11 @@ def run(args):
             _keras_model(cell, "keras", args), data, args
         )
         if use_torch:
-            runners[f"torch.nn.{name}"] = _TorchRunner(cell, data, args)
+            runners[f"torch.nn.{torch_name}"] = _TorchRunner(cell, data, args)
             if args.torch_native:
-                runners[f"torch.nn.{name} native"] = _TorchRunner(cell, data, args, native=True)
+                runners[f"torch.nn.{torch_name} native"] = _TorchRunner(
+                    cell, data, args, native=True
+                )
 
     timings = {name: {"train": [], "infer": []} for name in runners}
     order = list(runners.items())

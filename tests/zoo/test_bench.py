@@ -30,6 +30,11 @@ def test_bench_through_fit_and_predict(capsys):
     assert set(report["results"]) == {"zoo.layers.GRU", "keras.layers.GRU"}
 
 
+def test_bench_times_the_simple_rnn(capsys):
+    bench.main([*TINY, "--no-torch", "--cells=rnn"])
+    assert set(_report(capsys)["results"]) == {"zoo.layers.SimpleRNN", "keras.layers.SimpleRNN"}
+
+
 def test_bench_times_torch_with_and_without_onednn(capsys):
     pytest.importorskip("torch")
     bench.main([*TINY, "--cells=lstm", "--torch-native"])
