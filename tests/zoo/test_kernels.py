@@ -51,6 +51,9 @@ LAYERS = {
     "bi_gru_pair": lambda **kw: zl.Bidirectional(
         zl.GRU(5, return_sequences=True, reset_after=True, **kw), merge_mode=None
     ),
+    "simple_rnn_states": lambda **kw: zl.SimpleRNN(5, return_sequences=True, return_state=True, **kw),
+    "gru_backwards_states": lambda **kw: zl.GRU(5, go_backwards=True, return_state=True, **kw),
+    "lstm_backwards_states": lambda **kw: zl.LSTM(5, go_backwards=True, return_state=True, **kw),
     "bi_simple_rnn_dropout": lambda **kw: zl.Bidirectional(
         zl.SimpleRNN(5, return_sequences=True, dropout=0.5, seed=1, **kw)
     ),
@@ -109,6 +112,26 @@ def test_kernel_matches_loops_in_a_graph(name, mask):
     outs_l, grads_l = tf.function(lambda m: run(without, m, True))(mask)
     assert_same(outs_k, outs_l)
     assert_same(grads_k, grads_l)
+
+
+@pytest.mark.parametrize("name", ["lstm_states", "gru", "simple_rnn_states"])
+def test_final_states_from_given_initial_states_over_padding(name):
+    """With a mask, final states are those after each sequence's last valid step: the given
+    initial state for the sequence with no valid step."""
+    with_kernel, without = pair(name)
+    rng = np.random.default_rng(9)
+    count = 2 if name.startswith("lstm") else 1
+    initial = [tf.constant(rng.normal(size=(4, 5)).astype("float32")) for _ in range(count)]
+    results = []
+    for layer in (with_kernel, without):
+        with tf.GradientTape() as tape:
+            tape.watch(initial)
+            outs = layer(X, initial_state=initial, mask=RIGHT_PADDED, training=True)
+            loss = sum(tf.reduce_sum(o * o) for o in outs)
+        results.append((outs, tape.gradient(loss, [*initial, *layer.trainable_weights])))
+    assert_same(results[0][0], results[1][0])
+    assert_same(results[0][1], results[1][1])
+    np.testing.assert_allclose(results[0][0][1][2], initial[0][2])  # no valid step
 
 
 def _op_types(function, *args):

@@ -121,12 +121,9 @@ class Recurrent(keras.layers.Layer):
         """`cell.kernel_spec()` when this call may run as one `zoo.kernels` op, else None.
 
         With a mask the kernel runs only where the mask is right-padded (checked when the call
-        runs; other masks take the loops) and without `return_state` or `stateful`, whose final
-        states are those of each sequence's last valid step.
+        runs; other masks take the loops).
         """
         if not self.kernel or self.return_gates:
-            return None
-        if mask is not None and (self.return_state or self.stateful):
             return None
         if self.compute_dtype != "float32":
             return None
@@ -164,6 +161,9 @@ class Recurrent(keras.layers.Layer):
         input_mask, _ = self.cell.sequence_dropout_masks(x[:, 0], states[0], training)
         if input_mask is not None:
             x = x * input_mask[:, None]
+        keeps_final = lengths is not None and (self.return_state or self.stateful)
+        if keeps_final and name != "rnn_tanh" and name != "rnn_relu":
+            x, w_layer = _hold_state_on_padding(name, x, w_layer, lengths, self.units)
         y, h_n, c_n = zoo_kernels.rnn(
             name,
             x,
@@ -175,13 +175,20 @@ class Recurrent(keras.layers.Layer):
             None if peephole is None else peephole[None],
             training=bool(training),
         )
-        if lengths is not None:
-            return self._masked_outputs(y, lengths)
         final = (h_n[0], c_n[0]) if len(states) > 1 else (h_n[0],)
+        if lengths is not None:
+            result = self._masked_outputs(y, lengths)
+            if not keeps_final:
+                return result
+            # a<t> after each sequence's last valid step (the initial state if it has none); c
+            # (the LSTM's) was held over the padding by `_hold_state_on_padding`.
+            last = tf.gather(y, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)
+            final = (tf.where(lengths[:, None] > 0, last, states[0]), *final[1:])
+        else:
+            result = y if self.return_sequences else final[0]
         if self.stateful:
             for variable, value in zip(self.states, final):
                 variable.assign(tf.cast(value, variable.dtype))
-        result = y if self.return_sequences else final[0]
         return (result, *final) if self.return_state else result
 
     def _masked_outputs(self, y, lengths):
@@ -320,6 +327,29 @@ class Recurrent(keras.layers.Layer):
             }
         )
         return config
+
+
+# Large enough that σ saturates to exactly 0 or 1 in float32 whatever the other inputs add.
+_SATURATE = 1e4
+
+
+def _hold_state_on_padding(name, x, w_layer, lengths, units):
+    """Makes the kernel's steps past each sequence's length keep its state, exactly.
+
+    oneDNN runs every step; a final state must be the one after the last valid step. One more
+    input column, 1 on padding, with fixed weights that saturate the gates there: the LSTM's
+    input gate to 0 and forget gate to 1 (c carries over; a<t> is taken from the outputs), the
+    GRU's update gate (oneDNN's u, which keeps the old state) to 1 (a carries over). At valid
+    steps the column is 0 and changes nothing; its weights get no gradient.
+    """
+    padding = 1.0 - tf.sequence_mask(lengths, tf.shape(x)[1], dtype=x.dtype)
+    x = tf.concat([x, padding[:, :, None]], axis=-1)
+    if name == "lstm":  # blocks i, f, c~, o
+        row = [-_SATURATE] * units + [_SATURATE] * units + [0.0] * (2 * units)
+    else:  # GRU blocks u, r, o
+        row = [_SATURATE] * units + [0.0] * (2 * units)
+    w_layer = tf.concat([w_layer, tf.constant([row], dtype=w_layer.dtype)], axis=0)
+    return x, w_layer
 
 
 def _right_padded(mask):
