@@ -51,7 +51,9 @@ LAYERS = {
     "bi_gru_pair": lambda **kw: zl.Bidirectional(
         zl.GRU(5, return_sequences=True, reset_after=True, **kw), merge_mode=None
     ),
-    "simple_rnn_states": lambda **kw: zl.SimpleRNN(5, return_sequences=True, return_state=True, **kw),
+    "simple_rnn_states": lambda **kw: zl.SimpleRNN(
+        5, return_sequences=True, return_state=True, **kw
+    ),
     "gru_backwards_states": lambda **kw: zl.GRU(5, go_backwards=True, return_state=True, **kw),
     "lstm_backwards_states": lambda **kw: zl.LSTM(5, go_backwards=True, return_state=True, **kw),
     "bi_simple_rnn_dropout": lambda **kw: zl.Bidirectional(
