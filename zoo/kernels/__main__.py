@@ -3,9 +3,12 @@
 Prints the library's path, or why it cannot be built, and exits 1 then.
 """
 
+import os
 import sys
 
-from zoo import kernels
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads
+
+from zoo import kernels  # noqa: E402
 
 
 def main():
