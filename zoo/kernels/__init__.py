@@ -114,6 +114,12 @@ def build(verbose=False):
                 continue
             raise BuildError(f"{compiler} failed:\n{result.stderr[-2000:]}")
         os.replace(partial, path)  # atomic: a concurrent loader sees the whole file or none
+        for stale in os.listdir(directory):  # builds of older sources or TensorFlow versions
+            if stale.startswith("zoo_rnn_") and stale.endswith(".so") and stale != name:
+                try:
+                    os.remove(os.path.join(directory, stale))
+                except OSError:
+                    pass
         if verbose:
             print(f"built {path}")
         return path

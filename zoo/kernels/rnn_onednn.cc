@@ -21,6 +21,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <pthread.h>
 #include <string>
 #include <thread>
@@ -231,7 +232,7 @@ struct Bound {
 };
 
 Bound bind_memory(OpKernelContext* ctx, const memory::desc& user_md, const memory::desc& want,
-           float* ptr, bool input, dnnl::stream& stream, std::vector<Tensor>& scratch) {
+                  float* ptr, bool input, dnnl::stream& stream, std::vector<Tensor>& scratch) {
   auto& e = cpu_engine();
   Bound b;
   b.user = memory(user_md, e, ptr);
@@ -243,7 +244,7 @@ Bound bind_memory(OpKernelContext* ctx, const memory::desc& user_md, const memor
   Tensor& t = scratch.back();
   auto status = ctx->allocate_temp(tensorflow::DT_UINT8,
                                    TensorShape({static_cast<int64_t>(want.get_size())}), &t);
-  if (!status.ok()) ctx->CtxFailure(status);
+  if (!status.ok()) throw std::runtime_error(std::string(status.message()));
   b.inner = memory(want, e, t.flat<tensorflow::uint8>().data());
   b.reordered = true;
   if (input) dnnl::reorder(b.user, b.inner).execute(stream, b.user, b.inner);
@@ -346,6 +347,8 @@ class ZooRnnOp : public OpKernel {
       stream.wait();
     } catch (const dnnl::error& err) {
       ctx->CtxFailure(tensorflow::errors::Internal("oneDNN: ", err.what()));
+    } catch (const std::exception& err) {
+      ctx->CtxFailure(tensorflow::errors::ResourceExhausted("zoo.kernels: ", err.what()));
     }
   }
 
@@ -436,6 +439,8 @@ class ZooRnnGradOp : public OpKernel {
       stream.wait();
     } catch (const dnnl::error& err) {
       ctx->CtxFailure(tensorflow::errors::Internal("oneDNN: ", err.what()));
+    } catch (const std::exception& err) {
+      ctx->CtxFailure(tensorflow::errors::ResourceExhausted("zoo.kernels: ", err.what()));
     }
   }
 
