@@ -285,167 +285,150 @@ void read_dims(OpKernelContext* ctx, const std::string& cell, Dims* d) {
   OP_REQUIRES(ctx, d->T > 0 && d->N > 0, InvalidArgument("empty batch or sequence"));
 }
 
-class ZooRnnOp : public OpKernel {
+// What both ops share: the fork check, the hand-over to the worker thread, the problem read from
+// the inputs, oneDNN errors as op errors, and the inputs both primitives read.
+class RnnKernel : public OpKernel {
  public:
-  explicit ZooRnnOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+  explicit RnnKernel(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("cell", &cell_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    OP_REQUIRES(ctx, !g_forked,
+                tensorflow::errors::FailedPrecondition(
+                    "zoo.kernels: this process was forked after the kernel ran in its parent, "
+                    "and oneDNN's threads do not survive fork(); run the layer in the parent, "
+                    "or start the child with multiprocessing's 'spawn' method"));
+    worker().Run([&] {
+      Dims d;
+      read_dims(ctx, cell_, &d);
+      if (!ctx->status().ok()) return;
+      Problem p(cell_, ctx->input(6).NumElements() > 0, d.D, d.N, d.T, d.C, d.O);
+      try {
+        ComputeOnWorker(ctx, p);
+      } catch (const dnnl::error& err) {
+        ctx->CtxFailure(tensorflow::errors::Internal("oneDNN: ", err.what()));
+      } catch (const std::exception& err) {
+        ctx->CtxFailure(tensorflow::errors::ResourceExhausted("zoo.kernels: ", err.what()));
+      }
+    });
+  }
+
+ protected:
+  virtual void ComputeOnWorker(OpKernelContext* ctx, const Problem& p) = 0;
+
+  // x, h0, (c0,) the weights (in the layouts `pd` wants, reordered into `scratch` if needed),
+  // bias and peepholes: inputs 0-6 of both ops.
+  Args input_args(OpKernelContext* ctx, const Problem& p, const dnnl::primitive_desc& pd,
+                  dnnl::stream& stream, std::vector<Tensor>& scratch) {
+    auto& e = cpu_engine();
+    auto wl = bind_memory(ctx, p.w_layer, pd.weights_desc(0), data(ctx->input(3)), true, stream,
+                          scratch);
+    auto wi = bind_memory(ctx, p.w_iter, pd.weights_desc(1), data(ctx->input(4)), true, stream,
+                          scratch);
+    Args args = {
+        {DNNL_ARG_SRC_LAYER, memory(p.src, e, data(ctx->input(0)))},
+        {DNNL_ARG_SRC_ITER, memory(p.state, e, data(ctx->input(1)))},
+        {DNNL_ARG_WEIGHTS_LAYER, wl.inner},
+        {DNNL_ARG_WEIGHTS_ITER, wi.inner},
+        {DNNL_ARG_BIAS, memory(p.bias, e, data(ctx->input(5)))},
+    };
+    if (p.lstm()) args[DNNL_ARG_SRC_ITER_C] = memory(p.state, e, data(ctx->input(2)));
+    if (p.peephole) args[DNNL_ARG_WEIGHTS_PEEPHOLE] = memory(p.w_peephole, e, data(ctx->input(6)));
+    return args;
+  }
+
+  std::string cell_;
+};
+
+class ZooRnnOp : public RnnKernel {
+ public:
+  explicit ZooRnnOp(OpKernelConstruction* ctx) : RnnKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("training", &training_));
   }
 
-  void Compute(OpKernelContext* ctx) override {
-    OP_REQUIRES(ctx, !g_forked,
-                tensorflow::errors::FailedPrecondition(
-                    "zoo.kernels: this process was forked after the kernel ran in its parent, "
-                    "and oneDNN's threads do not survive fork(); run the layer in the parent, "
-                    "or start the child with multiprocessing's 'spawn' method"));
-    worker().Run([&] { ComputeOnWorker(ctx); });
-  }
-
-  void ComputeOnWorker(OpKernelContext* ctx) {
-    Dims d;
-    read_dims(ctx, cell_, &d);
-    if (!ctx->status().ok()) return;
-    const bool peephole = ctx->input(6).NumElements() > 0;
-    Problem p(cell_, peephole, d.D, d.N, d.T, d.C, d.O);
-
+ protected:
+  void ComputeOnWorker(OpKernelContext* ctx, const Problem& p) override {
     Tensor *y, *h_n, *c_n, *workspace;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({d.N, d.T, d.D * d.O}), &y));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({d.D, d.N, d.O}), &h_n));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({p.N, p.T, p.D * p.O}), &y));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({p.D, p.N, p.O}), &h_n));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(
-                            2, TensorShape({p.lstm() ? d.D : 0, d.N, d.O}), &c_n));
-    try {
-      auto& job = compiled(p, training_ ? "training" : "inference");
-      auto& pd = job.pd;
-      int64_t ws_size = training_ ? pd.query_md(dnnl::query::workspace_md).get_size() : 0;
-      OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({ws_size}), &workspace));
-      dnnl::stream stream(cpu_engine());
-      std::vector<Tensor> scratch;
-      auto& e = cpu_engine();
-      auto wl = bind_memory(ctx, p.w_layer, pd.weights_desc(0), data(ctx->input(3)), true, stream,
-                     scratch);
-      auto wi = bind_memory(ctx, p.w_iter, pd.weights_desc(1), data(ctx->input(4)), true, stream,
-                     scratch);
-      Args args = {
-          {DNNL_ARG_SRC_LAYER, memory(p.src, e, data(ctx->input(0)))},
-          {DNNL_ARG_SRC_ITER, memory(p.state, e, data(ctx->input(1)))},
-          {DNNL_ARG_WEIGHTS_LAYER, wl.inner},
-          {DNNL_ARG_WEIGHTS_ITER, wi.inner},
-          {DNNL_ARG_BIAS, memory(p.bias, e, data(ctx->input(5)))},
-          {DNNL_ARG_DST_LAYER, memory(p.dst, e, y->flat<float>().data())},
-          {DNNL_ARG_DST_ITER, memory(p.state, e, h_n->flat<float>().data())},
-      };
-      if (p.lstm()) {
-        args[DNNL_ARG_SRC_ITER_C] = memory(p.state, e, data(ctx->input(2)));
-        args[DNNL_ARG_DST_ITER_C] = memory(p.state, e, c_n->flat<float>().data());
-      }
-      if (peephole) args[DNNL_ARG_WEIGHTS_PEEPHOLE] = memory(p.w_peephole, e, data(ctx->input(6)));
-      if (training_)
-        args[DNNL_ARG_WORKSPACE] =
-            memory(pd.query_md(dnnl::query::workspace_md), e,
-                   workspace->flat<tensorflow::uint8>().data());
-      job.primitive.execute(stream, args);
-      stream.wait();
-    } catch (const dnnl::error& err) {
-      ctx->CtxFailure(tensorflow::errors::Internal("oneDNN: ", err.what()));
-    } catch (const std::exception& err) {
-      ctx->CtxFailure(tensorflow::errors::ResourceExhausted("zoo.kernels: ", err.what()));
-    }
+                            2, TensorShape({p.lstm() ? p.D : 0, p.N, p.O}), &c_n));
+    auto& job = compiled(p, training_ ? "training" : "inference");
+    auto& pd = job.pd;
+    int64_t ws_size = training_ ? pd.query_md(dnnl::query::workspace_md).get_size() : 0;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({ws_size}), &workspace));
+    auto& e = cpu_engine();
+    dnnl::stream stream(e);
+    std::vector<Tensor> scratch;
+    Args args = input_args(ctx, p, pd, stream, scratch);
+    args[DNNL_ARG_DST_LAYER] = memory(p.dst, e, y->flat<float>().data());
+    args[DNNL_ARG_DST_ITER] = memory(p.state, e, h_n->flat<float>().data());
+    if (p.lstm()) args[DNNL_ARG_DST_ITER_C] = memory(p.state, e, c_n->flat<float>().data());
+    if (training_)
+      args[DNNL_ARG_WORKSPACE] = memory(pd.query_md(dnnl::query::workspace_md), e,
+                                        workspace->flat<tensorflow::uint8>().data());
+    job.primitive.execute(stream, args);
+    stream.wait();
   }
 
  private:
-  std::string cell_;
   bool training_;
 };
 
-class ZooRnnGradOp : public OpKernel {
+class ZooRnnGradOp : public RnnKernel {
  public:
-  explicit ZooRnnGradOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("cell", &cell_));
-  }
+  explicit ZooRnnGradOp(OpKernelConstruction* ctx) : RnnKernel(ctx) {}
 
+ protected:
   // Inputs: x, h0, c0, w_layer, w_iter, bias, peephole (as ZooRnn), then y, h_n, c_n,
   // workspace (ZooRnn's outputs), then dy, dh_n, dc_n.
-  void Compute(OpKernelContext* ctx) override {
-    OP_REQUIRES(ctx, !g_forked,
-                tensorflow::errors::FailedPrecondition(
-                    "zoo.kernels: this process was forked after the kernel ran in its parent, "
-                    "and oneDNN's threads do not survive fork(); run the layer in the parent, "
-                    "or start the child with multiprocessing's 'spawn' method"));
-    worker().Run([&] { ComputeOnWorker(ctx); });
-  }
-
-  void ComputeOnWorker(OpKernelContext* ctx) {
-    Dims d;
-    read_dims(ctx, cell_, &d);
-    if (!ctx->status().ok()) return;
-    const bool peephole = ctx->input(6).NumElements() > 0;
-    Problem p(cell_, peephole, d.D, d.N, d.T, d.C, d.O);
+  void ComputeOnWorker(OpKernelContext* ctx, const Problem& p) override {
     Tensor* out[7];
     for (int i = 0; i < 7; ++i)
       OP_REQUIRES_OK(ctx, ctx->allocate_output(i, ctx->input(i).shape(), &out[i]));
-    try {
-      auto& job = compiled(p, "backward");
-      auto& pd = job.pd;
-      auto& e = cpu_engine();
-      dnnl::stream stream(e);
-      std::vector<Tensor> scratch;
-      auto wl = bind_memory(ctx, p.w_layer, pd.weights_desc(0), data(ctx->input(3)), true, stream,
-                     scratch);
-      auto wi = bind_memory(ctx, p.w_iter, pd.weights_desc(1), data(ctx->input(4)), true, stream,
-                     scratch);
-      auto dwl = bind_memory(ctx, p.w_layer, pd.diff_weights_desc(0), out[3]->flat<float>().data(),
-                      false, stream, scratch);
-      auto dwi = bind_memory(ctx, p.w_iter, pd.diff_weights_desc(1), out[4]->flat<float>().data(),
-                      false, stream, scratch);
-      memory dbias(p.bias, e, out[5]->flat<float>().data());
-      // The primitive adds to the weights' gradients.
-      zero(dwl.inner);
-      zero(dwi.inner);
-      zero(dbias);
-      Args args = {
-          {DNNL_ARG_SRC_LAYER, memory(p.src, e, data(ctx->input(0)))},
-          {DNNL_ARG_SRC_ITER, memory(p.state, e, data(ctx->input(1)))},
-          {DNNL_ARG_WEIGHTS_LAYER, wl.inner},
-          {DNNL_ARG_WEIGHTS_ITER, wi.inner},
-          {DNNL_ARG_BIAS, memory(p.bias, e, data(ctx->input(5)))},
-          {DNNL_ARG_DST_LAYER, memory(p.dst, e, data(ctx->input(7)))},
-          {DNNL_ARG_DST_ITER, memory(p.state, e, data(ctx->input(8)))},
-          {DNNL_ARG_WORKSPACE,
-           memory(pd.query_md(dnnl::query::workspace_md), e,
-                  const_cast<tensorflow::uint8*>(ctx->input(10).flat<tensorflow::uint8>().data()))},
-          {DNNL_ARG_DIFF_DST_LAYER, memory(p.dst, e, data(ctx->input(11)))},
-          {DNNL_ARG_DIFF_DST_ITER, memory(p.state, e, data(ctx->input(12)))},
-          {DNNL_ARG_DIFF_SRC_LAYER, memory(p.src, e, out[0]->flat<float>().data())},
-          {DNNL_ARG_DIFF_SRC_ITER, memory(p.state, e, out[1]->flat<float>().data())},
-          {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl.inner},
-          {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi.inner},
-          {DNNL_ARG_DIFF_BIAS, dbias},
-      };
-      if (p.lstm()) {
-        args[DNNL_ARG_SRC_ITER_C] = memory(p.state, e, data(ctx->input(2)));
-        args[DNNL_ARG_DST_ITER_C] = memory(p.state, e, data(ctx->input(9)));
-        args[DNNL_ARG_DIFF_DST_ITER_C] = memory(p.state, e, data(ctx->input(13)));
-        args[DNNL_ARG_DIFF_SRC_ITER_C] = memory(p.state, e, out[2]->flat<float>().data());
-      }
-      if (peephole) {
-        memory dpeep(p.w_peephole, e, out[6]->flat<float>().data());
-        zero(dpeep);
-        args[DNNL_ARG_WEIGHTS_PEEPHOLE] = memory(p.w_peephole, e, data(ctx->input(6)));
-        args[DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE] = dpeep;
-      }
-      job.primitive.execute(stream, args);
-      if (dwl.reordered) dnnl::reorder(dwl.inner, dwl.user).execute(stream, dwl.inner, dwl.user);
-      if (dwi.reordered) dnnl::reorder(dwi.inner, dwi.user).execute(stream, dwi.inner, dwi.user);
-      stream.wait();
-    } catch (const dnnl::error& err) {
-      ctx->CtxFailure(tensorflow::errors::Internal("oneDNN: ", err.what()));
-    } catch (const std::exception& err) {
-      ctx->CtxFailure(tensorflow::errors::ResourceExhausted("zoo.kernels: ", err.what()));
+    auto& job = compiled(p, "backward");
+    auto& pd = job.pd;
+    auto& e = cpu_engine();
+    dnnl::stream stream(e);
+    std::vector<Tensor> scratch;
+    Args args = input_args(ctx, p, pd, stream, scratch);
+    auto dwl = bind_memory(ctx, p.w_layer, pd.diff_weights_desc(0), out[3]->flat<float>().data(),
+                           false, stream, scratch);
+    auto dwi = bind_memory(ctx, p.w_iter, pd.diff_weights_desc(1), out[4]->flat<float>().data(),
+                           false, stream, scratch);
+    memory dbias(p.bias, e, out[5]->flat<float>().data());
+    // The primitive adds to the weights' gradients.
+    zero(dwl.inner);
+    zero(dwi.inner);
+    zero(dbias);
+    auto* workspace =
+        const_cast<tensorflow::uint8*>(ctx->input(10).flat<tensorflow::uint8>().data());
+    args[DNNL_ARG_DST_LAYER] = memory(p.dst, e, data(ctx->input(7)));
+    args[DNNL_ARG_DST_ITER] = memory(p.state, e, data(ctx->input(8)));
+    args[DNNL_ARG_WORKSPACE] = memory(pd.query_md(dnnl::query::workspace_md), e, workspace);
+    args[DNNL_ARG_DIFF_DST_LAYER] = memory(p.dst, e, data(ctx->input(11)));
+    args[DNNL_ARG_DIFF_DST_ITER] = memory(p.state, e, data(ctx->input(12)));
+    args[DNNL_ARG_DIFF_SRC_LAYER] = memory(p.src, e, out[0]->flat<float>().data());
+    args[DNNL_ARG_DIFF_SRC_ITER] = memory(p.state, e, out[1]->flat<float>().data());
+    args[DNNL_ARG_DIFF_WEIGHTS_LAYER] = dwl.inner;
+    args[DNNL_ARG_DIFF_WEIGHTS_ITER] = dwi.inner;
+    args[DNNL_ARG_DIFF_BIAS] = dbias;
+    if (p.lstm()) {
+      args[DNNL_ARG_DST_ITER_C] = memory(p.state, e, data(ctx->input(9)));
+      args[DNNL_ARG_DIFF_DST_ITER_C] = memory(p.state, e, data(ctx->input(13)));
+      args[DNNL_ARG_DIFF_SRC_ITER_C] = memory(p.state, e, out[2]->flat<float>().data());
     }
+    if (p.peephole) {
+      memory dpeep(p.w_peephole, e, out[6]->flat<float>().data());
+      zero(dpeep);
+      args[DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE] = dpeep;
+    }
+    job.primitive.execute(stream, args);
+    if (dwl.reordered) dnnl::reorder(dwl.inner, dwl.user).execute(stream, dwl.inner, dwl.user);
+    if (dwi.reordered) dnnl::reorder(dwi.inner, dwi.user).execute(stream, dwi.inner, dwi.user);
+    stream.wait();
   }
-
- private:
-  std::string cell_;
 };
 
 }  // namespace

@@ -182,8 +182,10 @@ class Recurrent(keras.layers.Layer):
                 return result
             # a<t> after each sequence's last valid step (the initial state if it has none); c
             # (the LSTM's) was held over the padding by `_hold_state_on_padding`.
-            last = tf.gather(y, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)
-            final = (tf.where(lengths[:, None] > 0, last, states[0]), *final[1:])
+            final = (
+                tf.where(lengths[:, None] > 0, _at_last_valid(y, lengths), states[0]),
+                *final[1:],
+            )
         else:
             result = y if self.return_sequences else final[0]
         if self.stateful:
@@ -196,7 +198,7 @@ class Recurrent(keras.layers.Layer):
         steps = tf.shape(y)[1]
         valid = tf.sequence_mask(lengths, steps)[:, :, None]  # the prefix the kernel read
         # The output after each sequence's last valid step; zeros for an all-masked sequence.
-        last = tf.gather(y, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)
+        last = _at_last_valid(y, lengths)
         last = tf.where(lengths[:, None] > 0, last, tf.zeros_like(last))
         if not self.return_sequences:
             return last
@@ -327,6 +329,11 @@ class Recurrent(keras.layers.Layer):
             }
         )
         return config
+
+
+def _at_last_valid(y, lengths):
+    """y (batch, time, units) at each sequence's step lengths - 1 (step 0 when it is empty)."""
+    return tf.gather(y, tf.maximum(lengths - 1, 0), axis=1, batch_dims=1)
 
 
 # Large enough that σ saturates to exactly 0 or 1 in float32 whatever the other inputs add.
