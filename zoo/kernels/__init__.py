@@ -7,7 +7,7 @@ allows (see `zoo.layers.recurrent`), and fall back to their own loops otherwise;
 same function.
 
 The library is compiled on first use (about 15 s, g++ with TensorFlow's headers and those of the
-`onednn-devel-cpu-gomp` wheel) into `zoo/kernels/build/`, or `~/.cache/zoo/kernels` when the
+`onednn-devel-cpu-tbb` and `tbb-devel` wheels) into `zoo/kernels/build/`, or `~/.cache/zoo/kernels` when the
 package directory is read-only; `python -m zoo.kernels` builds it ahead of time and says why
 when it cannot.
 
@@ -40,15 +40,23 @@ class BuildError(RuntimeError):
     """The kernel library could not be built or loaded."""
 
 
+_NEEDED = (
+    "include/oneapi/dnnl/dnnl.hpp",
+    "include/oneapi/tbb/task_arena.h",
+    "lib/libdnnl.so",
+    "lib/libtbb.so",
+)
+
+
 def _onednn_prefix():
-    """The prefix holding include/oneapi/dnnl and lib/libdnnl.so (the wheel installs there)."""
+    """The prefix holding oneDNN's and TBB's headers and libraries (their wheels install there)."""
     candidates = [sys.prefix, sysconfig.get_config_var("prefix"), os.path.expanduser("~/.local")]
     for prefix in candidates:
-        if prefix and os.path.exists(os.path.join(prefix, "include", "oneapi", "dnnl", "dnnl.hpp")):
-            if os.path.exists(os.path.join(prefix, "lib", "libdnnl.so")):
-                return prefix
+        if prefix and all(os.path.exists(os.path.join(prefix, path)) for path in _NEEDED):
+            return prefix
     raise BuildError(
-        "oneDNN headers not found (pip install onednn-devel-cpu-gomp, a dependency of the zoo)"
+        "oneDNN or TBB headers not found (pip install onednn-devel-cpu-tbb tbb-devel, "
+        "dependencies of the zoo)"
     )
 
 
@@ -87,6 +95,7 @@ def build(verbose=False):
         *tf.sysconfig.get_link_flags(),
         f"-L{os.path.join(prefix, 'lib')}",
         "-ldnnl",
+        "-ltbb",
         # DT_RPATH, not RUNPATH: it also finds libdnnl's own dependencies (libtbb) there.
         "-Wl,--disable-new-dtags",
         f"-Wl,-rpath,{os.path.join(prefix, 'lib')}",
@@ -217,35 +226,66 @@ def usable():
     return load() is not None
 
 
+def _per_direction(value, directions):
+    """A list with one tensor per direction: given as such, or split off a leading axis."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return tf.unstack(value, num=directions)
+
+
 @tf.autograph.experimental.do_not_convert
 def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False):
-    """Runs `ZooRnn`; differentiable. Shapes as in rnn_onednn.cc. Returns (y, h_n, c_n)."""
+    """Runs `ZooRnn`; differentiable. Returns (y, h_n, c_n).
+
+    Shapes as in rnn_onednn.cc: `x` [batch, time, features]; the per-direction arguments are
+    lists of one tensor per direction (one or two), or tensors with the directions stacked on a
+    first axis. With two directions, the second reads right to left.
+    """
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
     module = load()
     if module is None:
         raise BuildError(_state["error"])
-    if c0 is None:
-        c0 = tf.zeros((0,), x.dtype)
-    if peephole is None:
-        peephole = tf.zeros((0,), x.dtype)
+    directions = len(h0) if isinstance(h0, (list, tuple)) else h0.shape[0]
+    if directions not in (1, 2):
+        raise ValueError(f"one or two directions, got {directions}")
+    empty = [tf.zeros((0,), x.dtype)] * directions
     y, h_n, c_n, _ = module.zoo_rnn(
-        x, h0, c0, w_layer, w_iter, bias, peephole, cell=cell, training=training
+        x,
+        _per_direction(h0, directions),
+        empty if c0 is None else _per_direction(c0, directions),
+        _per_direction(w_layer, directions),
+        _per_direction(w_iter, directions),
+        _per_direction(bias, directions),
+        empty if peephole is None else _per_direction(peephole, directions),
+        cell=cell,
+        training=training,
     )
     return y, h_n, c_n
+
+
+def _grouped_inputs(op):
+    """ZooRnn's inputs as its Python wrapper takes them: x, then six lists."""
+    directions = op.get_attr("D")
+    inputs = list(op.inputs)
+    lists = [inputs[1 + k * directions : 1 + (k + 1) * directions] for k in range(6)]
+    return [inputs[0], *lists]
 
 
 @tf.RegisterGradient("ZooRnn")
 def _zoo_rnn_grad(op, dy, dh_n, dc_n, _dworkspace):
     cell = op.get_attr("cell")
     cell = cell.decode() if isinstance(cell, bytes) else cell
+    inputs = _grouped_inputs(op)
     if op.get_attr("training"):
         y, h_n, c_n, workspace = op.outputs
     else:
         # Inference mode keeps no workspace: run the step again, keeping it.
-        y, h_n, c_n, workspace = load().zoo_rnn(*op.inputs, cell=cell, training=True)
+        y, h_n, c_n, workspace = load().zoo_rnn(*inputs, cell=cell, training=True)
     dy = tf.zeros_like(y) if dy is None else dy
     dh_n = tf.zeros_like(h_n) if dh_n is None else dh_n
     dc_n = tf.zeros_like(c_n) if dc_n is None else dc_n
-    grads = load().zoo_rnn_grad(*op.inputs, y, h_n, c_n, workspace, dy, dh_n, dc_n, cell=cell)
-    return list(grads)
+    dx, *lists = load().zoo_rnn_grad(
+        *inputs, y, h_n, c_n, workspace, dy, dh_n, dc_n, cell=cell
+    )
+    return [dx, *(grad for grads in lists for grad in grads)]

@@ -1,21 +1,32 @@
 // ZooRnn / ZooRnnGrad: a whole recurrent layer (every step, one or both directions) as one
 // TensorFlow op, run by oneDNN's fused RNN primitive on the CPU.
 //
-// Shapes (D directions, N batch, T time, C input features, O units, G gate blocks):
-//   x        [N, T, C]      batch-major input
-//   h0, c0   [D, N, O]      initial states (c0 is read by the LSTM only)
-//   w_layer  [D, C, G*O]    input kernel per direction, gate blocks side by side
-//   w_iter   [D, O, G*O]    recurrent kernel per direction
-//   bias     [D, Gb*O]      Gb = G, or 4 for the linear-before-reset GRU
-//   peephole [D, 3*O]       LSTM peepholes (i, f, o), or an empty tensor for none
+// Shapes (D directions, N batch, T time, C input features, O units, G gate blocks); the
+// per-direction inputs are lists of D tensors, so that a layer's own variables go in as they are:
+//   x        [N, T, C]      batch-major input, read by every direction
+//   h0, c0   D x [N, O]     initial states (c0: the LSTM's; other cells take empty tensors)
+//   w_layer  D x [C, G*O]   input kernel, gate blocks side by side
+//   w_iter   D x [O, G*O]   recurrent kernel
+//   bias     D x [Gb*O]     Gb = G, or 4 for the linear-before-reset GRU
+//   peephole D x [3*O]      LSTM peepholes (i, f, o), or empty tensors for none
 // Outputs: y [N, T, D*O] (the directions' outputs side by side, each aligned with the input's
-// steps), h_n and c_n [D, N, O], and the workspace the backward pass needs (training only).
-// The gate order and equations are oneDNN's (LSTM: i, f, c~, o as in Keras; GRU: u, r, o with
-// h = u * h_prev + (1 - u) * o, as in Keras); zoo/kernels/__init__.py maps the zoo's weights.
+// steps; direction 1 reads right to left), h_n and c_n [D, N, O], and the workspace the
+// backward pass needs (training only). The gate order and equations are oneDNN's (LSTM: i, f,
+// c~, o as in Keras; GRU: u, r, o with h = u * h_prev + (1 - u) * o, as in Keras);
+// zoo/kernels/__init__.py maps the zoo's weights.
+//
+// Each direction is one oneDNN primitive. The two of a bidirectional layer run at the same time,
+// each on its own thread with half the cores (measured on 2 cores: 12 % faster than oneDNN's
+// bidirectional primitive, which splits every step's small matrix products across both cores
+// and synchronises them 2 x T times).
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
+#include <array>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -26,6 +37,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -37,9 +49,11 @@ using dnnl::algorithm;
 using dnnl::memory;
 using dnnl::prop_kind;
 using dnnl::rnn_direction;
+using tensorflow::OpInputList;
 using tensorflow::OpKernel;
 using tensorflow::OpKernelConstruction;
 using tensorflow::OpKernelContext;
+using tensorflow::OpOutputList;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::errors::InvalidArgument;
@@ -52,26 +66,34 @@ dnnl::engine& cpu_engine() {
   return engine;
 }
 
-// Every oneDNN call runs on this one thread. oneDNN's OpenMP team belongs to the thread that
-// calls it; were that any of TensorFlow's inter-op threads, each would grow its own team, and
-// the idle ones would spin against the working one for the same cores (measured: 4x slower on
-// 2 cores). The calling thread sleeps until its call is done.
+// oneDNN runs only on these threads ("lanes"), each inside its own TBB arena: lane 0 with every
+// core (one-direction layers), lanes 1 and 2 with half of them each (the two directions of a
+// bidirectional layer, at the same time). Were oneDNN called from TensorFlow's changing
+// inter-op threads, each would get its own pool of workers, idle ones spinning against the
+// working ones (measured: 4x slower on 2 cores). A caller sleeps until its job is done.
 class Worker {
  public:
-  Worker() : thread_([this] { Loop(); }) { thread_.detach(); }
+  explicit Worker(int threads) : threads_(threads), thread_([this] { Main(); }) {
+    thread_.detach();
+  }
 
-  void Run(const std::function<void()>& task) {
-    std::packaged_task<void()> job(task);
+  std::future<void> Submit(std::function<void()> task) {
+    std::packaged_task<void()> job(std::move(task));
     auto done = job.get_future();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       queue_.push_back(std::move(job));
     }
     ready_.notify_one();
-    done.get();
+    return done;
   }
 
  private:
+  void Main() {
+    oneapi::tbb::task_arena arena(threads_);
+    arena.execute([this] { Loop(); });
+  }
+
   void Loop() {
     for (;;) {
       std::packaged_task<void()> job;
@@ -85,23 +107,27 @@ class Worker {
     }
   }
 
+  int threads_;
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::packaged_task<void()>> queue_;
-  std::thread thread_;
+  std::thread thread_;  // last: it starts running Main() once the members above exist
 };
 
-Worker* g_worker = nullptr;  // never destroyed: it may be busy at exit
-bool g_forked = false;       // this process was forked after the kernel ran in its parent
+std::array<Worker*, 3> g_lanes{};  // never destroyed: they may be busy at exit
+bool g_forked = false;             // this process was forked after the kernel ran in its parent
 
-Worker& worker() {
+Worker& lane(int index) {
   static std::once_flag once;
   std::call_once(once, [] {
-    g_worker = new Worker();
+    int all = oneapi::tbb::this_task_arena::max_concurrency();
+    g_lanes[0] = new Worker(all);
+    g_lanes[1] = new Worker(std::max(1, all / 2));
+    g_lanes[2] = new Worker(std::max(1, all - all / 2));
     // oneDNN's TBB threads do not survive fork(): a child must not call into them.
     pthread_atfork(nullptr, nullptr, [] { g_forked = true; });
   });
-  return *g_worker;
+  return *g_lanes[index];
 }
 
 int gates_of(const std::string& cell) {
@@ -112,32 +138,41 @@ int gates_of(const std::string& cell) {
 
 int bias_gates_of(const std::string& cell) { return cell == "lbr_gru" ? 4 : gates_of(cell); }
 
-// The memory descriptors of one problem, as the user's tensors lay them out.
+// One direction's primitive, with the memory descriptors of the user's tensors. Its output is
+// a slice of y: O of y's `width` channels per step.
 struct Problem {
   std::string cell;
-  bool peephole;
-  int64_t D, N, T, C, O, G, Gb;
+  bool peephole, reverse;
+  int64_t N, T, C, O, G, Gb, width;
   memory::desc src, dst, state, w_layer, w_iter, bias, w_peephole;
-  memory::desc w_layer_any, w_iter_any, w_peephole_any;
+  memory::desc w_layer_any, w_iter_any;
 
-  Problem(const std::string& cell_, bool peephole_, int64_t D_, int64_t N_, int64_t T_,
-          int64_t C_, int64_t O_)
-      : cell(cell_), peephole(peephole_), D(D_), N(N_), T(T_), C(C_), O(O_) {
+  Problem(const std::string& cell_, bool peephole_, bool reverse_, int64_t N_, int64_t T_,
+          int64_t C_, int64_t O_, int64_t width_)
+      : cell(cell_), peephole(peephole_), reverse(reverse_), N(N_), T(T_), C(C_), O(O_),
+        width(width_) {
     G = gates_of(cell);
     Gb = bias_gates_of(cell);
     src = memory::desc({T, N, C}, dt::f32, tag::ntc);
-    dst = memory::desc({T, N, D * O}, dt::f32, tag::ntc);
-    state = memory::desc({1, D, N, O}, dt::f32, tag::ldnc);
-    w_layer = memory::desc({1, D, C, G, O}, dt::f32, tag::ldigo);
-    w_iter = memory::desc({1, D, O, G, O}, dt::f32, tag::ldigo);
-    bias = memory::desc({1, D, Gb, O}, dt::f32, tag::ldgo);
-    w_peephole = memory::desc({1, D, 3, O}, dt::f32, tag::ldgo);
-    w_layer_any = memory::desc({1, D, C, G, O}, dt::f32, tag::any);
-    w_iter_any = memory::desc({1, D, O, G, O}, dt::f32, tag::any);
+    dst = memory::desc({T, N, O}, dt::f32, memory::dims{width, T * width, 1});
+    state = memory::desc({1, 1, N, O}, dt::f32, tag::ldnc);
+    w_layer = memory::desc({1, 1, C, G, O}, dt::f32, tag::ldigo);
+    w_iter = memory::desc({1, 1, O, G, O}, dt::f32, tag::ldigo);
+    bias = memory::desc({1, 1, Gb, O}, dt::f32, tag::ldgo);
+    w_peephole = memory::desc({1, 1, 3, O}, dt::f32, tag::ldgo);
+    w_layer_any = memory::desc({1, 1, C, G, O}, dt::f32, tag::any);
+    w_iter_any = memory::desc({1, 1, O, G, O}, dt::f32, tag::any);
+  }
+
+  std::string key(const std::string& kind) const {
+    return cell + (peephole ? "+p" : "") + (reverse ? "/r2l/" : "/l2r/") + kind + "/" +
+           std::to_string(N) + "," + std::to_string(T) + "," + std::to_string(C) + "," +
+           std::to_string(O) + "," + std::to_string(width);
   }
 
   rnn_direction direction() const {
-    return D == 2 ? rnn_direction::bidirectional_concat : rnn_direction::unidirectional_left2right;
+    return reverse ? rnn_direction::unidirectional_right2left
+                   : rnn_direction::unidirectional_left2right;
   }
 
   bool lstm() const { return cell == "lstm"; }
@@ -198,17 +233,16 @@ struct Problem {
 
 // Primitives stay alive between calls: creating one costs its descriptor and JIT lookup, and
 // destroying it releases its scratchpad (tens of MB at batch 256), which the next call would
-// page-fault back in. Keyed by problem; touched only on the worker thread.
+// page-fault back in. One cache per lane: a primitive is made and run on the same thread (its
+// scratchpad is that thread's), and no lock is needed.
 struct Compiled {
   dnnl::primitive_desc pd;
   dnnl::primitive primitive;
 };
 
 Compiled& compiled(const Problem& p, const std::string& kind) {
-  static std::unordered_map<std::string, Compiled> cache;
-  std::string key = p.cell + (p.peephole ? "+p" : "") + "/" + kind + "/" + std::to_string(p.D) +
-                    "," + std::to_string(p.N) + "," + std::to_string(p.T) + "," +
-                    std::to_string(p.C) + "," + std::to_string(p.O);
+  thread_local std::unordered_map<std::string, Compiled> cache;
+  std::string key = p.key(kind);
   auto found = cache.find(key);
   if (found != cache.end()) return found->second;
   if (cache.size() >= 64) cache.clear();  // many shapes (bucketed lengths): start over
@@ -222,17 +256,53 @@ Compiled& compiled(const Problem& p, const std::string& kind) {
   return cache.emplace(key, std::move(entry)).first->second;
 }
 
-float* data(const Tensor& t) { return const_cast<float*>(t.flat<float>().data()); }
+// The workspace one direction's training forward leaves for its backward pass, in bytes; asked
+// by the op's own thread before it allocates its outputs (so the lanes never allocate).
+int64_t workspace_bytes(const Problem& p) {
+  static std::mutex mutex;
+  static std::unordered_map<std::string, int64_t> sizes;
+  std::string key = p.key("training");
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = sizes.find(key);
+    if (found != sizes.end()) return found->second;
+  }
+  auto pd = p.forward(prop_kind::forward_training);
+  int64_t size = pd.query_md(dnnl::query::workspace_md).get_size();
+  size = (size + 63) / 64 * 64;  // the next direction's part starts aligned
+  std::lock_guard<std::mutex> lock(mutex);
+  if (sizes.size() >= 256) sizes.clear();
+  sizes[key] = size;
+  return size;
+}
 
-// A memory over the user's tensor; when the primitive wants another layout, a scratch memory
-// in that layout, filled by a reorder (inputs) or copied back after the run (outputs).
+// Scratch memory of the calling lane for weights in the layouts a primitive wants; kept and
+// grown, never returned, so that calls after the first touch no fresh pages.
+void* lane_buffer(int slot, size_t bytes) {
+  struct Buffer {
+    void* data = nullptr;
+    size_t size = 0;
+  };
+  thread_local std::array<Buffer, 4> buffers;
+  Buffer& b = buffers[slot];
+  if (b.size < bytes) {
+    std::free(b.data);
+    b.data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (b.data == nullptr) throw std::runtime_error("out of memory for weights in oneDNN's layout");
+    b.size = bytes;
+  }
+  return b.data;
+}
+
+// A memory over the user's tensor; when the primitive wants another layout, lane memory in
+// that layout, filled by a reorder (inputs) or copied back by `write_back` (outputs).
 struct Bound {
   memory user, inner;
   bool reordered = false;
 };
 
-Bound bind_memory(OpKernelContext* ctx, const memory::desc& user_md, const memory::desc& want,
-                  float* ptr, bool input, dnnl::stream& stream, std::vector<Tensor>& scratch) {
+Bound bind_memory(const memory::desc& user_md, const memory::desc& want, void* ptr, bool input,
+                  int slot, dnnl::stream& stream) {
   auto& e = cpu_engine();
   Bound b;
   b.user = memory(user_md, e, ptr);
@@ -240,53 +310,103 @@ Bound bind_memory(OpKernelContext* ctx, const memory::desc& user_md, const memor
     b.inner = b.user;
     return b;
   }
-  scratch.emplace_back();
-  Tensor& t = scratch.back();
-  auto status = ctx->allocate_temp(tensorflow::DT_UINT8,
-                                   TensorShape({static_cast<int64_t>(want.get_size())}), &t);
-  if (!status.ok()) throw std::runtime_error(std::string(status.message()));
-  b.inner = memory(want, e, t.flat<tensorflow::uint8>().data());
+  b.inner = memory(want, e, lane_buffer(slot, want.get_size()));
   b.reordered = true;
   if (input) dnnl::reorder(b.user, b.inner).execute(stream, b.user, b.inner);
   return b;
 }
 
-void zero(const memory& m) { std::memset(m.get_data_handle(), 0, m.get_desc().get_size()); }
-
-struct Dims {
-  int64_t D, N, T, C, O;
-};
-
-void read_dims(OpKernelContext* ctx, const std::string& cell, Dims* d) {
-  const Tensor& x = ctx->input(0);
-  const Tensor& h0 = ctx->input(1);
-  const Tensor& w_layer = ctx->input(3);
-  const Tensor& w_iter = ctx->input(4);
-  OP_REQUIRES(ctx, x.dims() == 3, InvalidArgument("x must be [batch, time, features]"));
-  OP_REQUIRES(ctx, h0.dims() == 3, InvalidArgument("h0 must be [directions, batch, units]"));
-  d->N = x.dim_size(0);
-  d->T = x.dim_size(1);
-  d->C = x.dim_size(2);
-  d->D = h0.dim_size(0);
-  d->O = h0.dim_size(2);
-  const int64_t G = gates_of(cell);
-  OP_REQUIRES(ctx, d->D == 1 || d->D == 2, InvalidArgument("1 or 2 directions"));
-  OP_REQUIRES(ctx, h0.dim_size(1) == d->N, InvalidArgument("h0's batch differs from x's"));
-  OP_REQUIRES(ctx,
-              w_layer.dims() == 3 && w_layer.dim_size(0) == d->D && w_layer.dim_size(1) == d->C &&
-                  w_layer.dim_size(2) == G * d->O,
-              InvalidArgument("w_layer must be [directions, features, gates * units]"));
-  OP_REQUIRES(ctx,
-              w_iter.dims() == 3 && w_iter.dim_size(0) == d->D && w_iter.dim_size(1) == d->O &&
-                  w_iter.dim_size(2) == G * d->O,
-              InvalidArgument("w_iter must be [directions, units, gates * units]"));
-  OP_REQUIRES(ctx, ctx->input(5).NumElements() == d->D * bias_gates_of(cell) * d->O,
-              InvalidArgument("bias must be [directions, bias gates * units]"));
-  OP_REQUIRES(ctx, d->T > 0 && d->N > 0, InvalidArgument("empty batch or sequence"));
+void write_back(Bound& b, dnnl::stream& stream) {
+  if (b.reordered) dnnl::reorder(b.inner, b.user).execute(stream, b.inner, b.user);
 }
 
-// What both ops share: the fork check, the hand-over to the worker thread, the problem read from
-// the inputs, oneDNN errors as op errors, and the inputs both primitives read.
+// Where one direction's data lies: the inputs both ops read, then each op's own.
+struct Pointers {
+  float *x, *h0, *c0, *w_layer, *w_iter, *bias, *peephole;
+  float *y, *h_n, *c_n;  // ZooRnn's outputs (ZooRnnGrad: its inputs)
+  void* workspace;
+  float *dy, *dh_n, *dc_n;                                    // ZooRnnGrad's inputs
+  float *dx, *dh0, *dc0, *dw_layer, *dw_iter, *dbias, *dpeephole;  // and outputs
+};
+
+Args input_args(const Problem& p, const dnnl::primitive_desc& pd, const Pointers& at,
+                dnnl::stream& stream) {
+  auto& e = cpu_engine();
+  auto wl = bind_memory(p.w_layer, pd.weights_desc(0), at.w_layer, true, 0, stream);
+  auto wi = bind_memory(p.w_iter, pd.weights_desc(1), at.w_iter, true, 1, stream);
+  Args args = {
+      {DNNL_ARG_SRC_LAYER, memory(p.src, e, at.x)},
+      {DNNL_ARG_SRC_ITER, memory(p.state, e, at.h0)},
+      {DNNL_ARG_WEIGHTS_LAYER, wl.inner},
+      {DNNL_ARG_WEIGHTS_ITER, wi.inner},
+      {DNNL_ARG_BIAS, memory(p.bias, e, at.bias)},
+  };
+  if (p.lstm()) args[DNNL_ARG_SRC_ITER_C] = memory(p.state, e, at.c0);
+  if (p.peephole) args[DNNL_ARG_WEIGHTS_PEEPHOLE] = memory(p.w_peephole, e, at.peephole);
+  return args;
+}
+
+void run_forward(const Problem& p, bool training, const Pointers& at) {
+  auto& job = compiled(p, training ? "training" : "inference");
+  auto& e = cpu_engine();
+  dnnl::stream stream(e);
+  Args args = input_args(p, job.pd, at, stream);
+  args[DNNL_ARG_DST_LAYER] = memory(p.dst, e, at.y);
+  args[DNNL_ARG_DST_ITER] = memory(p.state, e, at.h_n);
+  if (p.lstm()) args[DNNL_ARG_DST_ITER_C] = memory(p.state, e, at.c_n);
+  if (training)
+    args[DNNL_ARG_WORKSPACE] =
+        memory(job.pd.query_md(dnnl::query::workspace_md), e, at.workspace);
+  job.primitive.execute(stream, args);
+  stream.wait();
+}
+
+void zero(const memory& m) { std::memset(m.get_data_handle(), 0, m.get_desc().get_size()); }
+
+void run_backward(const Problem& p, const Pointers& at) {
+  auto& job = compiled(p, "backward");
+  auto& pd = job.pd;
+  auto& e = cpu_engine();
+  dnnl::stream stream(e);
+  Args args = input_args(p, pd, at, stream);
+  auto dwl = bind_memory(p.w_layer, pd.diff_weights_desc(0), at.dw_layer, false, 2, stream);
+  auto dwi = bind_memory(p.w_iter, pd.diff_weights_desc(1), at.dw_iter, false, 3, stream);
+  memory dbias(p.bias, e, at.dbias);
+  // The primitive adds to the weights' gradients.
+  zero(dwl.inner);
+  zero(dwi.inner);
+  zero(dbias);
+  args[DNNL_ARG_DST_LAYER] = memory(p.dst, e, at.y);
+  args[DNNL_ARG_DST_ITER] = memory(p.state, e, at.h_n);
+  args[DNNL_ARG_WORKSPACE] = memory(pd.query_md(dnnl::query::workspace_md), e, at.workspace);
+  args[DNNL_ARG_DIFF_DST_LAYER] = memory(p.dst, e, at.dy);
+  args[DNNL_ARG_DIFF_DST_ITER] = memory(p.state, e, at.dh_n);
+  args[DNNL_ARG_DIFF_SRC_LAYER] = memory(p.src, e, at.dx);
+  args[DNNL_ARG_DIFF_SRC_ITER] = memory(p.state, e, at.dh0);
+  args[DNNL_ARG_DIFF_WEIGHTS_LAYER] = dwl.inner;
+  args[DNNL_ARG_DIFF_WEIGHTS_ITER] = dwi.inner;
+  args[DNNL_ARG_DIFF_BIAS] = dbias;
+  if (p.lstm()) {
+    args[DNNL_ARG_DST_ITER_C] = memory(p.state, e, at.c_n);
+    args[DNNL_ARG_DIFF_DST_ITER_C] = memory(p.state, e, at.dc_n);
+    args[DNNL_ARG_DIFF_SRC_ITER_C] = memory(p.state, e, at.dc0);
+  }
+  if (p.peephole) {
+    memory dpeep(p.w_peephole, e, at.dpeephole);
+    zero(dpeep);
+    args[DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE] = dpeep;
+  }
+  job.primitive.execute(stream, args);
+  write_back(dwl, stream);
+  write_back(dwi, stream);
+  stream.wait();
+}
+
+float* data(const Tensor& t) { return const_cast<float*>(t.flat<float>().data()); }
+
+// What both ops share: the fork check, the inputs (x, then the lists h0, c0, w_layer, w_iter,
+// bias and peephole) checked and read, the directions handed to the lanes, oneDNN's errors as
+// the op's.
 class RnnKernel : public OpKernel {
  public:
   explicit RnnKernel(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -299,46 +419,112 @@ class RnnKernel : public OpKernel {
                     "zoo.kernels: this process was forked after the kernel ran in its parent, "
                     "and oneDNN's threads do not survive fork(); run the layer in the parent, "
                     "or start the child with multiprocessing's 'spawn' method"));
-    worker().Run([&] {
-      Dims d;
-      read_dims(ctx, cell_, &d);
-      if (!ctx->status().ok()) return;
-      Problem p(cell_, ctx->input(6).NumElements() > 0, d.D, d.N, d.T, d.C, d.O);
-      try {
-        ComputeOnWorker(ctx, p);
-      } catch (const dnnl::error& err) {
-        ctx->CtxFailure(tensorflow::errors::Internal("oneDNN: ", err.what()));
-      } catch (const std::exception& err) {
-        ctx->CtxFailure(tensorflow::errors::ResourceExhausted("zoo.kernels: ", err.what()));
-      }
-    });
+    Inputs in;
+    read_inputs(ctx, &in);
+    if (!ctx->status().ok()) return;
+    try {
+      ComputeWith(ctx, in);
+    } catch (const dnnl::error& err) {
+      ctx->CtxFailure(tensorflow::errors::Internal("oneDNN: ", err.what()));
+    } catch (const std::exception& err) {
+      ctx->CtxFailure(tensorflow::errors::ResourceExhausted("zoo.kernels: ", err.what()));
+    }
   }
 
  protected:
-  virtual void ComputeOnWorker(OpKernelContext* ctx, const Problem& p) = 0;
+  struct Inputs {
+    const Tensor* x;
+    OpInputList h0, c0, w_layer, w_iter, bias, peephole;
+    int64_t D, N, T, C, O;
+    bool peephole_on;
+  };
 
-  // x, h0, (c0,) the weights (in the layouts `pd` wants, reordered into `scratch` if needed),
-  // bias and peepholes: inputs 0-6 of both ops.
-  Args input_args(OpKernelContext* ctx, const Problem& p, const dnnl::primitive_desc& pd,
-                  dnnl::stream& stream, std::vector<Tensor>& scratch) {
-    auto& e = cpu_engine();
-    auto wl = bind_memory(ctx, p.w_layer, pd.weights_desc(0), data(ctx->input(3)), true, stream,
-                          scratch);
-    auto wi = bind_memory(ctx, p.w_iter, pd.weights_desc(1), data(ctx->input(4)), true, stream,
-                          scratch);
-    Args args = {
-        {DNNL_ARG_SRC_LAYER, memory(p.src, e, data(ctx->input(0)))},
-        {DNNL_ARG_SRC_ITER, memory(p.state, e, data(ctx->input(1)))},
-        {DNNL_ARG_WEIGHTS_LAYER, wl.inner},
-        {DNNL_ARG_WEIGHTS_ITER, wi.inner},
-        {DNNL_ARG_BIAS, memory(p.bias, e, data(ctx->input(5)))},
+  virtual void ComputeWith(OpKernelContext* ctx, const Inputs& in) = 0;
+
+  bool lstm() const { return cell_ == "lstm"; }
+
+  Problem problem(const Inputs& in, int d) const {
+    return Problem(cell_, in.peephole_on, d == 1, in.N, in.T, in.C, in.O, in.D * in.O);
+  }
+
+  // Direction d's inputs; the rest of `Pointers` is the op's to fill.
+  Pointers inputs_at(const Inputs& in, int d) const {
+    Pointers at{};
+    at.x = data(*in.x);
+    at.h0 = data(in.h0[d]);
+    at.c0 = lstm() ? data(in.c0[d]) : nullptr;
+    at.w_layer = data(in.w_layer[d]);
+    at.w_iter = data(in.w_iter[d]);
+    at.bias = data(in.bias[d]);
+    at.peephole = in.peephole_on ? data(in.peephole[d]) : nullptr;
+    return at;
+  }
+
+  // job(d) for every direction: on lane 0 for one, on lanes 1 and 2 at once for two.
+  void run_directions(OpKernelContext* ctx, int64_t D, const std::function<void(int)>& job) {
+    std::string errors[2];
+    auto guarded = [&](int d) {
+      return [&, d] {
+        try {
+          job(d);
+        } catch (const std::exception& err) {
+          errors[d] = err.what();
+        }
+      };
     };
-    if (p.lstm()) args[DNNL_ARG_SRC_ITER_C] = memory(p.state, e, data(ctx->input(2)));
-    if (p.peephole) args[DNNL_ARG_WEIGHTS_PEEPHOLE] = memory(p.w_peephole, e, data(ctx->input(6)));
-    return args;
+    if (D == 1) {
+      lane(0).Submit(guarded(0)).get();
+    } else {
+      auto first = lane(1).Submit(guarded(0));
+      auto second = lane(2).Submit(guarded(1));
+      first.get();
+      second.get();
+    }
+    for (const auto& error : errors)
+      if (!error.empty()) throw std::runtime_error(error);
   }
 
   std::string cell_;
+
+ private:
+  void read_inputs(OpKernelContext* ctx, Inputs* in) {
+    in->x = &ctx->input(0);
+    const std::initializer_list<std::pair<const char*, OpInputList*>> lists = {
+        {"h0", &in->h0},         {"c0", &in->c0},     {"w_layer", &in->w_layer},
+        {"w_iter", &in->w_iter}, {"bias", &in->bias}, {"peephole", &in->peephole}};
+    for (const auto& [name, list] : lists) OP_REQUIRES_OK(ctx, ctx->input_list(name, list));
+    const Tensor& x = *in->x;
+    OP_REQUIRES(ctx, x.dims() == 3, InvalidArgument("x must be [batch, time, features]"));
+    in->N = x.dim_size(0);
+    in->T = x.dim_size(1);
+    in->C = x.dim_size(2);
+    in->D = in->h0.size();
+    OP_REQUIRES(ctx, in->D == 1 || in->D == 2, InvalidArgument("1 or 2 directions"));
+    OP_REQUIRES(ctx, in->h0[0].dims() == 2, InvalidArgument("h0 must be [batch, units]"));
+    in->O = in->h0[0].dim_size(1);
+    OP_REQUIRES(ctx, in->T > 0 && in->N > 0, InvalidArgument("empty batch or sequence"));
+    const int64_t G = gates_of(cell_), Gb = bias_gates_of(cell_), N = in->N, O = in->O;
+    in->peephole_on = in->peephole[0].NumElements() > 0;
+    OP_REQUIRES(ctx, !in->peephole_on || lstm(), InvalidArgument("peepholes are the LSTM's"));
+    for (int d = 0; d < in->D; ++d) {
+      const Tensor &h0 = in->h0[d], &w_layer = in->w_layer[d], &w_iter = in->w_iter[d];
+      OP_REQUIRES(ctx, h0.dims() == 2 && h0.dim_size(0) == N && h0.dim_size(1) == O,
+                  InvalidArgument("h0 must be [batch, units] for every direction"));
+      OP_REQUIRES(ctx, !lstm() || in->c0[d].shape() == h0.shape(),
+                  InvalidArgument("c0 must be [batch, units] for every direction"));
+      OP_REQUIRES(ctx,
+                  w_layer.dims() == 2 && w_layer.dim_size(0) == in->C &&
+                      w_layer.dim_size(1) == G * O,
+                  InvalidArgument("w_layer must be [features, gates * units]"));
+      OP_REQUIRES(ctx,
+                  w_iter.dims() == 2 && w_iter.dim_size(0) == O && w_iter.dim_size(1) == G * O,
+                  InvalidArgument("w_iter must be [units, gates * units]"));
+      OP_REQUIRES(ctx, in->bias[d].NumElements() == Gb * O,
+                  InvalidArgument("bias must be [bias gates * units]"));
+      OP_REQUIRES(ctx, in->peephole[d].NumElements() == (in->peephole_on ? 3 * O : 0),
+                  InvalidArgument("peephole must be [3 * units] (or empty) for every direction"));
+    }
+  }
 };
 
 class ZooRnnOp : public RnnKernel {
@@ -348,28 +534,24 @@ class ZooRnnOp : public RnnKernel {
   }
 
  protected:
-  void ComputeOnWorker(OpKernelContext* ctx, const Problem& p) override {
+  void ComputeWith(OpKernelContext* ctx, const Inputs& in) override {
+    const int64_t D = in.D, N = in.N, O = in.O;
     Tensor *y, *h_n, *c_n, *workspace;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({p.N, p.T, p.D * p.O}), &y));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({p.D, p.N, p.O}), &h_n));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(
-                            2, TensorShape({p.lstm() ? p.D : 0, p.N, p.O}), &c_n));
-    auto& job = compiled(p, training_ ? "training" : "inference");
-    auto& pd = job.pd;
-    int64_t ws_size = training_ ? pd.query_md(dnnl::query::workspace_md).get_size() : 0;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({ws_size}), &workspace));
-    auto& e = cpu_engine();
-    dnnl::stream stream(e);
-    std::vector<Tensor> scratch;
-    Args args = input_args(ctx, p, pd, stream, scratch);
-    args[DNNL_ARG_DST_LAYER] = memory(p.dst, e, y->flat<float>().data());
-    args[DNNL_ARG_DST_ITER] = memory(p.state, e, h_n->flat<float>().data());
-    if (p.lstm()) args[DNNL_ARG_DST_ITER_C] = memory(p.state, e, c_n->flat<float>().data());
-    if (training_)
-      args[DNNL_ARG_WORKSPACE] = memory(pd.query_md(dnnl::query::workspace_md), e,
-                                        workspace->flat<tensorflow::uint8>().data());
-    job.primitive.execute(stream, args);
-    stream.wait();
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({N, in.T, D * O}), &y));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({D, N, O}), &h_n));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({lstm() ? D : 0, N, O}), &c_n));
+    int64_t offsets[3] = {0, 0, 0};
+    for (int d = 0; d < D; ++d)
+      offsets[d + 1] = offsets[d] + (training_ ? workspace_bytes(problem(in, d)) : 0);
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({offsets[D]}), &workspace));
+    run_directions(ctx, D, [&](int d) {
+      Pointers at = inputs_at(in, d);
+      at.y = y->flat<float>().data() + d * O;
+      at.h_n = h_n->flat<float>().data() + d * N * O;
+      at.c_n = lstm() ? c_n->flat<float>().data() + d * N * O : nullptr;
+      at.workspace = workspace->flat<tensorflow::uint8>().data() + offsets[d];
+      run_forward(problem(in, d), training_, at);
+    });
   }
 
  private:
@@ -381,53 +563,60 @@ class ZooRnnGradOp : public RnnKernel {
   explicit ZooRnnGradOp(OpKernelConstruction* ctx) : RnnKernel(ctx) {}
 
  protected:
-  // Inputs: x, h0, c0, w_layer, w_iter, bias, peephole (as ZooRnn), then y, h_n, c_n,
-  // workspace (ZooRnn's outputs), then dy, dh_n, dc_n.
-  void ComputeOnWorker(OpKernelContext* ctx, const Problem& p) override {
-    Tensor* out[7];
-    for (int i = 0; i < 7; ++i)
-      OP_REQUIRES_OK(ctx, ctx->allocate_output(i, ctx->input(i).shape(), &out[i]));
-    auto& job = compiled(p, "backward");
-    auto& pd = job.pd;
-    auto& e = cpu_engine();
-    dnnl::stream stream(e);
-    std::vector<Tensor> scratch;
-    Args args = input_args(ctx, p, pd, stream, scratch);
-    auto dwl = bind_memory(ctx, p.w_layer, pd.diff_weights_desc(0), out[3]->flat<float>().data(),
-                           false, stream, scratch);
-    auto dwi = bind_memory(ctx, p.w_iter, pd.diff_weights_desc(1), out[4]->flat<float>().data(),
-                           false, stream, scratch);
-    memory dbias(p.bias, e, out[5]->flat<float>().data());
-    // The primitive adds to the weights' gradients.
-    zero(dwl.inner);
-    zero(dwi.inner);
-    zero(dbias);
-    auto* workspace =
-        const_cast<tensorflow::uint8*>(ctx->input(10).flat<tensorflow::uint8>().data());
-    args[DNNL_ARG_DST_LAYER] = memory(p.dst, e, data(ctx->input(7)));
-    args[DNNL_ARG_DST_ITER] = memory(p.state, e, data(ctx->input(8)));
-    args[DNNL_ARG_WORKSPACE] = memory(pd.query_md(dnnl::query::workspace_md), e, workspace);
-    args[DNNL_ARG_DIFF_DST_LAYER] = memory(p.dst, e, data(ctx->input(11)));
-    args[DNNL_ARG_DIFF_DST_ITER] = memory(p.state, e, data(ctx->input(12)));
-    args[DNNL_ARG_DIFF_SRC_LAYER] = memory(p.src, e, out[0]->flat<float>().data());
-    args[DNNL_ARG_DIFF_SRC_ITER] = memory(p.state, e, out[1]->flat<float>().data());
-    args[DNNL_ARG_DIFF_WEIGHTS_LAYER] = dwl.inner;
-    args[DNNL_ARG_DIFF_WEIGHTS_ITER] = dwi.inner;
-    args[DNNL_ARG_DIFF_BIAS] = dbias;
-    if (p.lstm()) {
-      args[DNNL_ARG_DST_ITER_C] = memory(p.state, e, data(ctx->input(9)));
-      args[DNNL_ARG_DIFF_DST_ITER_C] = memory(p.state, e, data(ctx->input(13)));
-      args[DNNL_ARG_DIFF_SRC_ITER_C] = memory(p.state, e, out[2]->flat<float>().data());
+  // Inputs: ZooRnn's, then its outputs y, h_n, c_n, workspace, then dy, dh_n, dc_n.
+  // Outputs: the gradients of ZooRnn's inputs, lists as lists.
+  void ComputeWith(OpKernelContext* ctx, const Inputs& in) override {
+    const int64_t D = in.D, N = in.N, O = in.O;
+    const int first = 1 + 6 * D;  // y's index: after x and the six lists
+    const Tensor &y = ctx->input(first), &h_n = ctx->input(first + 1),
+                 &c_n = ctx->input(first + 2), &workspace = ctx->input(first + 3),
+                 &dy = ctx->input(first + 4), &dh_n = ctx->input(first + 5),
+                 &dc_n = ctx->input(first + 6);
+    OP_REQUIRES(ctx, y.shape() == dy.shape() && y.dim_size(2) == D * O,
+                InvalidArgument("y and dy must be [batch, time, directions * units]"));
+    OP_REQUIRES(ctx, h_n.shape() == dh_n.shape() && c_n.shape() == dc_n.shape(),
+                InvalidArgument("final states and their gradients differ in shape"));
+    Tensor* dx;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output("dx", in.x->shape(), &dx));
+    OpOutputList outs[6];
+    const char* names[6] = {"dh0", "dc0", "dw_layer", "dw_iter", "dbias", "dpeephole"};
+    const OpInputList* ins[6] = {&in.h0, &in.c0, &in.w_layer, &in.w_iter, &in.bias, &in.peephole};
+    Tensor* grads[6][2];
+    for (int k = 0; k < 6; ++k) {
+      OP_REQUIRES_OK(ctx, ctx->output_list(names[k], &outs[k]));
+      for (int d = 0; d < D; ++d)
+        OP_REQUIRES_OK(ctx, outs[k].allocate(d, (*ins[k])[d].shape(), &grads[k][d]));
     }
-    if (p.peephole) {
-      memory dpeep(p.w_peephole, e, out[6]->flat<float>().data());
-      zero(dpeep);
-      args[DNNL_ARG_DIFF_WEIGHTS_PEEPHOLE] = dpeep;
+    Tensor dx_second;  // the second direction's part of dx, added to the first's below
+    if (D == 2) OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, dx->shape(), &dx_second));
+    int64_t offsets[3] = {0, 0, 0};
+    for (int d = 0; d < D; ++d) offsets[d + 1] = offsets[d] + workspace_bytes(problem(in, d));
+    OP_REQUIRES(ctx, workspace.NumElements() == offsets[D],
+                InvalidArgument("the workspace is not this problem's (ZooRnn with training=True)"));
+    auto out = [&](int k, int d) { return grads[k][d]->flat<float>().data(); };
+    run_directions(ctx, D, [&](int d) {
+      Pointers at = inputs_at(in, d);
+      at.y = data(y) + d * O;
+      at.h_n = data(h_n) + d * N * O;
+      at.c_n = lstm() ? data(c_n) + d * N * O : nullptr;
+      at.workspace = const_cast<tensorflow::uint8*>(workspace.flat<tensorflow::uint8>().data()) +
+                     offsets[d];
+      at.dy = data(dy) + d * O;
+      at.dh_n = data(dh_n) + d * N * O;
+      at.dc_n = lstm() ? data(dc_n) + d * N * O : nullptr;
+      at.dx = d == 0 ? dx->flat<float>().data() : dx_second.flat<float>().data();
+      at.dh0 = out(0, d);
+      at.dc0 = lstm() ? out(1, d) : nullptr;
+      at.dw_layer = out(2, d);
+      at.dw_iter = out(3, d);
+      at.dbias = out(4, d);
+      at.dpeephole = in.peephole_on ? out(5, d) : nullptr;
+      run_backward(problem(in, d), at);
+    });
+    if (D == 2) {
+      auto total = dx->flat<float>();
+      total += dx_second.flat<float>();
     }
-    job.primitive.execute(stream, args);
-    if (dwl.reordered) dnnl::reorder(dwl.inner, dwl.user).execute(stream, dwl.inner, dwl.user);
-    if (dwi.reordered) dnnl::reorder(dwi.inner, dwi.user).execute(stream, dwi.inner, dwi.user);
-    stream.wait();
   }
 };
 
@@ -438,40 +627,43 @@ using tensorflow::shape_inference::ShapeHandle;
 
 REGISTER_OP("ZooRnn")
     .Input("x: float")
-    .Input("h0: float")
-    .Input("c0: float")
-    .Input("w_layer: float")
-    .Input("w_iter: float")
-    .Input("bias: float")
-    .Input("peephole: float")
+    .Input("h0: D * float")
+    .Input("c0: D * float")
+    .Input("w_layer: D * float")
+    .Input("w_iter: D * float")
+    .Input("bias: D * float")
+    .Input("peephole: D * float")
     .Output("y: float")
     .Output("h_n: float")
     .Output("c_n: float")
     .Output("workspace: uint8")
+    .Attr("D: int >= 1")
     .Attr("cell: {'lstm', 'gru', 'lbr_gru', 'rnn_tanh', 'rnn_relu'}")
     .Attr("training: bool = false")
     .SetShapeFn([](InferenceContext* c) {
+      int64_t D;
+      TF_RETURN_IF_ERROR(c->GetAttr("D", &D));
       auto x = c->input(0), h0 = c->input(1);
-      auto n = c->Dim(x, 0), t = c->Dim(x, 1), dirs = c->Dim(h0, 0), units = c->Dim(h0, 2);
+      auto n = c->Dim(x, 0), t = c->Dim(x, 1), units = c->Dim(h0, 1);
       tensorflow::shape_inference::DimensionHandle width;
-      TF_RETURN_IF_ERROR(c->Multiply(dirs, units, &width));
+      TF_RETURN_IF_ERROR(c->Multiply(units, D, &width));
       c->set_output(0, c->MakeShape({n, t, width}));
-      c->set_output(1, h0);
+      c->set_output(1, c->MakeShape({D, n, units}));
       std::string cell;
       TF_RETURN_IF_ERROR(c->GetAttr("cell", &cell));
-      c->set_output(2, cell == "lstm" ? h0 : c->MakeShape({0, c->Dim(h0, 1), units}));
+      c->set_output(2, c->MakeShape({cell == "lstm" ? D : 0, n, units}));
       c->set_output(3, c->Vector(c->UnknownDim()));
       return tensorflow::OkStatus();
     });
 
 REGISTER_OP("ZooRnnGrad")
     .Input("x: float")
-    .Input("h0: float")
-    .Input("c0: float")
-    .Input("w_layer: float")
-    .Input("w_iter: float")
-    .Input("bias: float")
-    .Input("peephole: float")
+    .Input("h0: D * float")
+    .Input("c0: D * float")
+    .Input("w_layer: D * float")
+    .Input("w_iter: D * float")
+    .Input("bias: D * float")
+    .Input("peephole: D * float")
     .Input("y: float")
     .Input("h_n: float")
     .Input("c_n: float")
@@ -480,15 +672,18 @@ REGISTER_OP("ZooRnnGrad")
     .Input("dh_n: float")
     .Input("dc_n: float")
     .Output("dx: float")
-    .Output("dh0: float")
-    .Output("dc0: float")
-    .Output("dw_layer: float")
-    .Output("dw_iter: float")
-    .Output("dbias: float")
-    .Output("dpeephole: float")
+    .Output("dh0: D * float")
+    .Output("dc0: D * float")
+    .Output("dw_layer: D * float")
+    .Output("dw_iter: D * float")
+    .Output("dbias: D * float")
+    .Output("dpeephole: D * float")
+    .Attr("D: int >= 1")
     .Attr("cell: {'lstm', 'gru', 'lbr_gru', 'rnn_tanh', 'rnn_relu'}")
     .SetShapeFn([](InferenceContext* c) {
-      for (int i = 0; i < 7; ++i) c->set_output(i, c->input(i));
+      int64_t D;
+      TF_RETURN_IF_ERROR(c->GetAttr("D", &D));
+      for (int i = 0; i < 1 + 6 * D; ++i) c->set_output(i, c->input(i));
       return tensorflow::OkStatus();
     });
 

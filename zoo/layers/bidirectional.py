@@ -87,14 +87,19 @@ class Bidirectional(keras.layers.Layer):
                 (self.backward_layer, backward_state),
             )
         ]
-        peephole = None if specs[0][4] is None else tf.stack([specs[0][4], specs[1][4]])
+
+        def both(index):  # the two directions' tensors, as the op takes them: no copies
+            return [specs[0][index], specs[1][index]]
+
         y, h_n, c_n = zoo_kernels.rnn(
             specs[0][0],
             x,
-            tf.stack([states[0][0], states[1][0]]),
-            tf.stack([states[0][1], states[1][1]]) if len(states[0]) > 1 else None,
-            *(tf.stack([specs[0][i], specs[1][i]]) for i in (1, 2, 3)),
-            peephole,
+            [states[0][0], states[1][0]],
+            [states[0][1], states[1][1]] if len(states[0]) > 1 else None,
+            both(1),
+            both(2),
+            both(3),
+            None if specs[0][4] is None else both(4),
             training=bool(training),
         )
         units = self.forward_layer.units

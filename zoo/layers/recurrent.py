@@ -167,12 +167,12 @@ class Recurrent(keras.layers.Layer):
         y, h_n, c_n = zoo_kernels.rnn(
             name,
             x,
-            states[0][None],
-            states[1][None] if len(states) > 1 else None,
-            w_layer[None],
-            w_iter[None],
-            bias[None],
-            None if peephole is None else peephole[None],
+            [states[0]],
+            [states[1]] if len(states) > 1 else None,
+            [w_layer],
+            [w_iter],
+            [bias],
+            None if peephole is None else [peephole],
             training=bool(training),
         )
         final = (h_n[0], c_n[0]) if len(states) > 1 else (h_n[0],)
