@@ -7,9 +7,9 @@ allows (see `zoo.layers.recurrent`), and fall back to their own loops otherwise;
 same function.
 
 The library is compiled on first use (about 15 s, g++ with TensorFlow's headers and those of the
-`onednn-devel-cpu-tbb` and `tbb-devel` wheels) into `zoo/kernels/build/`, or `~/.cache/zoo/kernels` when the
-package directory is read-only; `python -m zoo.kernels` builds it ahead of time and says why
-when it cannot.
+`onednn-devel-cpu-tbb` and `tbb-devel` wheels) into `zoo/kernels/build/`, or
+`~/.cache/zoo/kernels` when the package directory is read-only; `python -m zoo.kernels` builds
+it ahead of time and says why when it cannot.
 
 `ZOO_KERNELS=0` turns the kernels off. Graphs being saved (`model.export()`, `ExportArchive`,
 `tf.saved_model.save`) never contain them, so an exported model loads with TensorFlow alone;
@@ -285,7 +285,5 @@ def _zoo_rnn_grad(op, dy, dh_n, dc_n, _dworkspace):
     dy = tf.zeros_like(y) if dy is None else dy
     dh_n = tf.zeros_like(h_n) if dh_n is None else dh_n
     dc_n = tf.zeros_like(c_n) if dc_n is None else dc_n
-    dx, *lists = load().zoo_rnn_grad(
-        *inputs, y, h_n, c_n, workspace, dy, dh_n, dc_n, cell=cell
-    )
+    dx, *lists = load().zoo_rnn_grad(*inputs, y, h_n, c_n, workspace, dy, dh_n, dc_n, cell=cell)
     return [dx, *(grad for grads in lists for grad in grads)]
