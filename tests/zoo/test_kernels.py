@@ -211,3 +211,65 @@ def test_op_checks_its_shapes():
         kernels.rnn(
             "lstm", x, states, states, tf.zeros((1, 3, 20)), tf.zeros((1, 5, 20)), tf.zeros((1, 20))
         )
+
+
+@pytest.mark.parametrize("mask", [None, "right_padded"])
+@pytest.mark.parametrize(
+    "name", ["lstm_states", "lstm_backwards_sequences", "bi_lstm", "bi_gru_pair", "simple_rnn"]
+)
+def test_input_gradient(name, mask):
+    """dx, which the LSTM's own loop computes only when the tape watches the input."""
+    mask = {None: None, "right_padded": RIGHT_PADDED}[mask]
+    grads = []
+    for layer in pair(name):
+        x = tf.constant(X)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, mask=mask, training=True)
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            loss = sum(tf.reduce_sum(o * tf.sin(o)) for o in outs)
+        grads.append(tape.gradient(loss, x))
+    assert_same(grads[:1], grads[1:])
+
+
+ENGINE_SCRIPT = """
+import sys
+import numpy as np, tensorflow as tf
+from tests.zoo.layers.helpers import randomize
+from zoo import layers as zl
+x = tf.constant(np.random.default_rng(3).normal(size=(3, 7, 4)).astype("float32"))
+layer = zl.Bidirectional(zl.LSTM(6, return_sequences=True, return_state=True))
+layer.build(x.shape)
+randomize(layer, seed=4)
+with tf.GradientTape() as tape:
+    tape.watch(x)
+    outs = layer(x, training=True)
+    loss = sum(tf.reduce_sum(o * tf.cos(o)) for o in outs)
+grads = tape.gradient(loss, [x, *layer.trainable_weights])
+np.savez(sys.argv[1], *[np.asarray(t) for t in [*outs, *grads]])
+"""
+
+
+@pytest.mark.skipif(not SUPPORTED, reason="the kernel is built for Linux x86-64")
+def test_lstm_loop_matches_onednn_primitive(tmp_path):
+    """The LSTM's own loop and oneDNN's RNN primitive (ZOO_KERNELS_ENGINE=onednn) agree."""
+    results = []
+    for engine in ("zoo", "onednn"):
+        env = dict(
+            os.environ, ZOO_KERNELS_ENGINE=engine, TF_CPP_MIN_LOG_LEVEL="3", ONEDNN_VERBOSE="1"
+        )
+        path = tmp_path / f"{engine}.npz"
+        done = subprocess.run(
+            [sys.executable, "-c", ENGINE_SCRIPT, str(path)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        )
+        # oneDNN logs each primitive it runs: the RNN primitive only where asked for
+        assert ("exec,cpu,rnn," in done.stdout) == (engine == "onednn")
+        with np.load(path) as saved:
+            results.append([saved[key] for key in sorted(saved.files, key=lambda k: int(k[4:]))])
+    assert len(results[0]) == 5 + 1 + 6  # y, 4 final states; dx, 6 weights
+    assert_same(results[0], results[1])

@@ -11,9 +11,12 @@ The library is compiled on first use (about 15 s, g++ with TensorFlow's headers 
 `~/.cache/zoo/kernels` when the package directory is read-only; `python -m zoo.kernels` builds
 it ahead of time and says why when it cannot.
 
-`ZOO_KERNELS=0` turns the kernels off. Graphs being saved (`model.export()`, `ExportArchive`,
-`tf.saved_model.save`) never contain them, so an exported model loads with TensorFlow alone;
-`with zoo.kernels.portable():` does the same for any other code.
+The LSTM without peepholes runs the zoo's own loop inside the op (GEMMs and vectorised gate
+arithmetic, faster than the primitive here); `ZOO_KERNELS_ENGINE=onednn` makes it use oneDNN's
+primitive like the other cells. `ZOO_KERNELS=0` turns the kernels off. Graphs being saved
+(`model.export()`, `ExportArchive`, `tf.saved_model.save`) never contain them, so an exported
+model loads with TensorFlow alone; `with zoo.kernels.portable():` does the same for any other
+code.
 """
 
 import contextlib
