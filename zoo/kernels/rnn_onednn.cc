@@ -719,8 +719,18 @@ class RnnKernel : public OpKernel {
     return p;
   }
 
-  // Direction d's inputs; the rest of `Pointers` is the op's to fill.
-  Pointers inputs_at(const Inputs& in, int d) const {
+  // Byte offsets of each direction's part of the workspace; the last is its size.
+  std::array<int64_t, 3> workspace_offsets(const Inputs& in) const {
+    std::array<int64_t, 3> offsets{0, 0, 0};
+    for (int d = 0; d < in.D; ++d) offsets[d + 1] = offsets[d] + workspace_bytes(problem(in, d));
+    return offsets;
+  }
+
+  // Direction d's inputs, and its parts of y, h_n, c_n and the workspace (ZooRnn's outputs,
+  // ZooRnnGrad's inputs); the rest of `Pointers` is the grad op's to fill.
+  Pointers direction_at(const Inputs& in, int d, float* y, float* h_n, float* c_n,
+                        tensorflow::uint8* workspace, const std::array<int64_t, 3>& offsets) const {
+    const int64_t N = in.N, O = in.O;
     Pointers at{};
     at.x = data(*in.x);
     at.h0 = data(in.h0[d]);
@@ -729,11 +739,15 @@ class RnnKernel : public OpKernel {
     at.w_iter = data(in.w_iter[d]);
     at.bias = data(in.bias[d]);
     at.peephole = in.peephole_on ? data(in.peephole[d]) : nullptr;
+    at.y = y + d * O;
+    at.h_n = h_n + d * N * O;
+    at.c_n = lstm() ? c_n + d * N * O : nullptr;
+    at.workspace = workspace + offsets[d];
     return at;
   }
 
   // job(d) for every direction: on lane 0 for one, on lanes 1 and 2 at once for two.
-  void run_directions(OpKernelContext* ctx, int64_t D, const std::function<void(int)>& job) {
+  void run_directions(int64_t D, const std::function<void(int)>& job) {
     std::string errors[2];
     auto guarded = [&](int d) {
       return [&, d] {
@@ -812,16 +826,12 @@ class ZooRnnOp : public RnnKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({N, in.T, D * O}), &y));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({D, N, O}), &h_n));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({lstm() ? D : 0, N, O}), &c_n));
-    int64_t offsets[3] = {0, 0, 0};
-    for (int d = 0; d < D; ++d)
-      offsets[d + 1] = offsets[d] + (training_ ? workspace_bytes(problem(in, d)) : 0);
+    auto offsets = training_ ? workspace_offsets(in) : std::array<int64_t, 3>{0, 0, 0};
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({offsets[D]}), &workspace));
-    run_directions(ctx, D, [&](int d) {
-      Pointers at = inputs_at(in, d);
-      at.y = y->flat<float>().data() + d * O;
-      at.h_n = h_n->flat<float>().data() + d * N * O;
-      at.c_n = lstm() ? c_n->flat<float>().data() + d * N * O : nullptr;
-      at.workspace = workspace->flat<tensorflow::uint8>().data() + offsets[d];
+    run_directions(D, [&](int d) {
+      Pointers at = direction_at(in, d, y->flat<float>().data(), h_n->flat<float>().data(),
+                                 c_n->flat<float>().data(),
+                                 workspace->flat<tensorflow::uint8>().data(), offsets);
       run_forward(problem(in, d), training_, at);
     });
   }
@@ -875,18 +885,13 @@ class ZooRnnGradOp : public RnnKernel {
         dx_at[d] = dx_temp[d].flat<float>().data();
       }
     }
-    int64_t offsets[3] = {0, 0, 0};
-    for (int d = 0; d < D; ++d) offsets[d + 1] = offsets[d] + workspace_bytes(problem(in, d));
+    auto offsets = workspace_offsets(in);
     OP_REQUIRES(ctx, workspace.NumElements() == offsets[D],
                 InvalidArgument("the workspace is not this problem's (ZooRnn with training=True)"));
     auto out = [&](int k, int d) { return grads[k][d]->flat<float>().data(); };
-    run_directions(ctx, D, [&](int d) {
-      Pointers at = inputs_at(in, d);
-      at.y = data(y) + d * O;
-      at.h_n = data(h_n) + d * N * O;
-      at.c_n = lstm() ? data(c_n) + d * N * O : nullptr;
-      at.workspace = const_cast<tensorflow::uint8*>(workspace.flat<tensorflow::uint8>().data()) +
-                     offsets[d];
+    auto* ws = const_cast<tensorflow::uint8*>(workspace.flat<tensorflow::uint8>().data());
+    run_directions(D, [&](int d) {
+      Pointers at = direction_at(in, d, data(y), data(h_n), data(c_n), ws, offsets);
       at.dy = data(dy) + d * O;
       at.dh_n = data(dh_n) + d * N * O;
       at.dc_n = lstm() ? data(dc_n) + d * N * O : nullptr;
