@@ -196,23 +196,29 @@ class _TorchRunner:
         )
         torch.manual_seed(0)
         recurrent = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+        device = torch.device(torch_device())  # cuDNN's kernels when there is a GPU
         self.rnn = recurrent(args.input_dim, args.units, batch_first=True, bidirectional=True)
         self.dense = torch.nn.Linear(2 * args.units, TAGS)
+        self.rnn.to(device), self.dense.to(device)
         params = list(self.rnn.parameters()) + list(self.dense.parameters())
         self.optimizer = torch.optim.Adam(params)
         x, y, x_infer = data
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y).long()
-        self.x_infer = torch.from_numpy(x_infer)
+        self.x, self.y = torch.from_numpy(x).to(device), torch.from_numpy(y).long().to(device)
+        self.x_infer = torch.from_numpy(x_infer).to(device)
+        # CUDA calls return before the work is done: wait for it before the clock stops.
+        self.wait = torch.cuda.synchronize if device.type == "cuda" else lambda: None
         self.train()
         self.infer()
 
     def train(self):
         with self.flags():
             self._train()
+        self.wait()
 
     def infer(self):
         with self.flags():
             self._infer()
+        self.wait()
 
     def _train(self):
         torch, b = self.torch, self.args.batch_size
@@ -230,6 +236,13 @@ class _TorchRunner:
         with self.torch.inference_mode():
             for start in range(0, len(self.x_infer), b):
                 self.dense(self.rnn(self.x_infer[start : start + b])[0])
+
+
+def torch_device():
+    """ "cuda" when torch sees a GPU, else "cpu"."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _torch_available():
@@ -331,6 +344,11 @@ def run(args):
         "rounds": args.rounds,
         "threads": args.threads,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        # On a GPU the Keras models run there (the zoo's and Keras's layers on cuDNN).
+        "devices": {
+            "tensorflow": [d.name for d in tf.config.list_logical_devices("GPU")] or ["CPU"],
+            **({"torch": torch_device()} if use_torch else {}),
+        },
         "versions": {
             "tensorflow": tf.__version__,
             "keras": __import__("keras").__version__,
@@ -344,6 +362,7 @@ def _table(report):
     lines = [
         report["model"],
         f"tokens/s: median (best) of {report['rounds']} rounds, {report['threads']} threads",
+        "devices: " + ", ".join(f"{k} {v}" for k, v in report["devices"].items()),
         "",
         f"{'implementation':<28}{'train':>22}{'infer':>24}",
     ]

@@ -235,13 +235,19 @@ def usable():
 
     Not while a SavedModel is traced or under `portable()` (saved graphs stay standard), not
     inside XLA, and not when a GPU is present (the kernel is the CPU's; on a GPU the layers run
-    their own loops there).
+    cuDNN's, `zoo.kernels.cudnn`, or their own loops).
     """
-    if getattr(_portable, "depth", 0) or _gpu_present():
-        return False
-    if tf.inside_function() and (_in_xla() or _saving()):
+    if _gpu_present() or not allowed_here():
         return False
     return load() is not None
+
+
+def allowed_here():
+    """Whether a graph built now may hold a fused kernel (this module's op, or cuDNN's): not
+    under `portable()`, not while a SavedModel is traced, not inside XLA."""
+    if getattr(_portable, "depth", 0):
+        return False
+    return not (tf.inside_function() and (_in_xla() or _saving()))
 
 
 def _per_direction(value, directions):

@@ -65,6 +65,8 @@ class Bidirectional(keras.layers.Layer):
     def _joint_specs(self, mask, training):
         """Both directions' kernel specs when one two-direction `zoo.kernels` op can run them."""
         forward, backward = self.forward_layer, self.backward_layer
+        if not zoo_kernels.usable():  # on a GPU each direction runs cuDNN's kernel on its own
+            return None
         if mask is not None or forward.go_backwards or forward.stateful or backward.stateful:
             return None  # with a mask each direction runs the kernel on its own
         if training and (forward.cell.dropout > 0 or backward.cell.dropout > 0):

@@ -4,15 +4,16 @@ A sequence layer owns one cell and runs it over time. It computes the same funct
 `keras.layers.RNN(cell)` (masked steps carry the state over, outputs at masked steps repeat the
 previous output or are zeros with `zero_output_for_mask`), but faster: the input projection of
 all steps is one matmul before the loop, and the default `loop="fused"` uses a hand-written
-backward pass (see `zoo.layers.scan`). Faster still, on the CPU, the whole layer runs as one
-compiled op in oneDNN's fused RNN kernel (`zoo.kernels`) whenever that is built and the
-configuration allows it (`Recurrent.kernel_spec` says when).
+backward pass (see `zoo.layers.scan`). Faster still, the whole layer runs as one fused kernel
+whenever the configuration allows it (`Recurrent.kernel_spec` says when): on the CPU the zoo's
+compiled op (`zoo.kernels`), on a GPU cuDNN's (`zoo.kernels.cudnn`).
 """
 
 import keras
 import tensorflow as tf
 
 from zoo import kernels as zoo_kernels
+from zoo.kernels import cudnn
 from zoo.layers import scan
 
 LOOPS = ("fused", "plain")
@@ -37,9 +38,11 @@ class Recurrent(keras.layers.Layer):
         loop: `"fused"` or `"plain"` (see `zoo.layers.scan`); the same function either way.
         jit: in training, compile the fused loops with XLA (once per sequence length and batch
             size). Inference never compiles, so that predicting on new lengths costs nothing.
-        kernel: run the whole layer as one oneDNN op (`zoo.kernels`) when it is available and
-            the call allows it: float32, no mask, no recurrent dropout in training, no gates,
-            tanh/sigmoid activations (relu too for the simple RNN), the full GRU, no GPU.
+        kernel: run the whole layer as one fused kernel when the call allows it: no mask or a
+            right-padded one, no recurrent dropout in training, no gates, tanh/sigmoid
+            activations (relu too for the simple RNN). On the CPU the oneDNN op (`zoo.kernels`,
+            float32, the full GRU); on a GPU cuDNN's (`zoo.kernels.cudnn`, float16 or float32,
+            no peepholes, the full GRU with `reset_after=True`, no empty sequence in a mask).
             Otherwise, or with `kernel=False`, the loops below run; the function is the same.
         **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
             initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
@@ -118,20 +121,22 @@ class Recurrent(keras.layers.Layer):
         return len(sizes) if isinstance(sizes, (list, tuple)) else 1
 
     def kernel_spec(self, mask=None, training=None):
-        """`cell.kernel_spec()` when this call may run as one `zoo.kernels` op, else None.
+        """`cell.kernel_spec()` when this call may run as one fused kernel, else None: the
+        `zoo.kernels` op on the CPU, cuDNN's (`zoo.kernels.cudnn`) on a GPU.
 
         With a mask the kernel runs only where the mask is right-padded (checked when the call
-        runs; other masks take the loops).
+        runs; other masks take the loops), and cuDNN only when no sequence is empty.
         """
         if not self.kernel or self.return_gates:
             return None
-        if self.compute_dtype != "float32":
-            return None
         if training and self.cell.recurrent_dropout > 0:
             return None
-        if not zoo_kernels.usable():
-            return None
-        return self.cell.kernel_spec()
+        if zoo_kernels.usable():
+            return self.cell.kernel_spec() if self.compute_dtype == "float32" else None
+        if cudnn.usable(self.compute_dtype):
+            spec = self.cell.kernel_spec()
+            return spec if cudnn.supports(spec) else None
+        return None
 
     def initial_states(self, batch, initial_state=None):
         """The states the call starts from: given, carried over (stateful), or zeros."""
@@ -147,6 +152,7 @@ class Recurrent(keras.layers.Layer):
         return tuple(tf.cast(s, self.compute_dtype) for s in initial_state)
 
     def _kernel_call(self, sequences, spec, initial_state, training, mask=None):
+        on_gpu = not zoo_kernels.usable()  # kernel_spec chose cuDNN
         name, w_layer, w_iter, bias, peephole = spec
         x = tf.cast(sequences, self.compute_dtype)  # (batch, time, features)
         lengths = None
@@ -162,30 +168,35 @@ class Recurrent(keras.layers.Layer):
         if input_mask is not None:
             x = x * input_mask[:, None]
         keeps_final = lengths is not None and (self.return_state or self.stateful)
-        if keeps_final and name != "rnn_tanh" and name != "rnn_relu":
-            x, w_layer = _hold_state_on_padding(name, x, w_layer, lengths, self.units)
-        y, h_n, c_n = zoo_kernels.rnn(
-            name,
-            x,
-            [states[0]],
-            [states[1]] if len(states) > 1 else None,
-            [w_layer],
-            [w_iter],
-            [bias],
-            None if peephole is None else [peephole],
-            training=bool(training),
-        )
-        final = (h_n[0], c_n[0]) if len(states) > 1 else (h_n[0],)
+        if on_gpu:  # cuDNN stops each sequence at its length: its final states are the ones
+            y, h_n, c_n = cudnn.rnn(spec, x, *states, lengths=lengths)
+            final = (h_n, c_n) if len(states) > 1 else (h_n,)
+        else:
+            if keeps_final and name != "rnn_tanh" and name != "rnn_relu":
+                x, w_layer = _hold_state_on_padding(name, x, w_layer, lengths, self.units)
+            y, h_n, c_n = zoo_kernels.rnn(
+                name,
+                x,
+                [states[0]],
+                [states[1]] if len(states) > 1 else None,
+                [w_layer],
+                [w_iter],
+                [bias],
+                None if peephole is None else [peephole],
+                training=bool(training),
+            )
+            final = (h_n[0], c_n[0]) if len(states) > 1 else (h_n[0],)
         if lengths is not None:
             result = self._masked_outputs(y, lengths)
             if not keeps_final:
                 return result
-            # a<t> after each sequence's last valid step (the initial state if it has none); c
-            # (the LSTM's) was held over the padding by `_hold_state_on_padding`.
-            final = (
-                tf.where(lengths[:, None] > 0, _at_last_valid(y, lengths), states[0]),
-                *final[1:],
-            )
+            if not on_gpu:
+                # a<t> after each sequence's last valid step (the initial state if it has none);
+                # c (the LSTM's) was held over the padding by `_hold_state_on_padding`.
+                final = (
+                    tf.where(lengths[:, None] > 0, _at_last_valid(y, lengths), states[0]),
+                    *final[1:],
+                )
         else:
             result = y if self.return_sequences else final[0]
         if self.stateful:
@@ -215,15 +226,17 @@ class Recurrent(keras.layers.Layer):
         spec = self.kernel_spec(mask, training)
         if spec is not None and mask is None:
             return self._kernel_call(sequences, spec, initial_state, training)
+        if spec is not None:
+            runnable = _right_padded(mask, nonempty=not zoo_kernels.usable())  # cuDNN: no empty
         if spec is not None and not tf.inside_function():
-            if bool(_right_padded(mask)):
+            if bool(runnable):
                 return self._kernel_call(sequences, spec, initial_state, training, mask)
             return self._loop_call(sequences, initial_state, mask, training)
         if spec is not None:
             # Decided when the graph runs. The other branch takes the plain loop: the fused
             # loop's hand-written gradient cannot be taken through a tf.cond branch.
             return tf.cond(
-                _right_padded(mask),
+                runnable,
                 lambda: self._kernel_call(sequences, spec, initial_state, training, mask),
                 lambda: self._loop_call(sequences, initial_state, mask, training, "plain"),
             )
@@ -359,11 +372,13 @@ def _hold_state_on_padding(name, x, w_layer, lengths, units):
     return x, w_layer
 
 
-def _right_padded(mask):
-    """True when every sequence's valid steps come first (what the kernel can run)."""
+def _right_padded(mask, nonempty=False):
+    """True when every sequence's valid steps come first (what the kernels can run), and with
+    `nonempty` when no sequence is all padding (cuDNN fails on those)."""
     mask = tf.cast(mask, "bool")
     lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
-    return tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
+    padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
+    return padded & tf.reduce_all(lengths > 0) if nonempty else padded
 
 
 def _seen(time_mask):
