@@ -159,6 +159,34 @@ def test_kernel_runs_where_allowed_and_not_elsewhere():
     assert "ZooRnn" in _op_types(lambda v: recurrent_dropout(v, training=False), x)
 
 
+def _zoo_rnn_ops(function, *args):
+    """(directions, inputs x) of every ZooRnn op in the graph of `function`."""
+    graph = tf.function(function).get_concrete_function(*args).graph
+    found = [
+        (op.get_attr("D"), op.get_attr("X")) for op in graph.get_operations() if op.type == "ZooRnn"
+    ]
+    for inner in graph._functions.values():  # tf.cond branches
+        for node in inner.cached_definition.node_def:
+            if node.op == "ZooRnn":
+                found.append((node.attr["D"].i, node.attr["X"].i))
+    return found
+
+
+@pytest.mark.skipif(not SUPPORTED, reason="the kernel is built for Linux x86-64")
+def test_bidirectional_runs_both_directions_in_one_op():
+    """Unmasked: one op reading one x both ways. Masked (right-padded) or with input dropout in
+    training: one op all the same, each direction given the x it reads (two x)."""
+    x, mask = tf.constant(X), tf.constant(RIGHT_PADDED)
+    bi = zl.Bidirectional(zl.LSTM(5, return_sequences=True, return_state=True))
+    assert _zoo_rnn_ops(lambda v: bi(v), x) == [(2, 1)]
+    # In a graph the mask's shape is checked when it runs: the other branch runs each direction
+    # (its own tf.cond: kernel or loop), so the ops are the joint one and one per direction.
+    assert _zoo_rnn_ops(lambda v, m: bi(v, mask=m), x, mask) == [(2, 2), (1, 1), (1, 1)]
+    dropout = zl.Bidirectional(zl.GRU(5, reset_after=True, dropout=0.3))
+    assert _zoo_rnn_ops(lambda v: dropout(v, training=True), x) == [(2, 2)]
+    assert _zoo_rnn_ops(lambda v: dropout(v, training=False), x) == [(2, 1)]
+
+
 def test_gradient_of_an_inference_call():
     """training=False keeps no workspace; asking for a gradient anyway reruns the step."""
     with_kernel, without = pair("lstm_states")
@@ -215,7 +243,16 @@ def test_op_checks_its_shapes():
 
 @pytest.mark.parametrize("mask", [None, "right_padded"])
 @pytest.mark.parametrize(
-    "name", ["lstm_states", "lstm_backwards_sequences", "bi_lstm", "bi_gru_pair", "simple_rnn"]
+    "name",
+    [
+        "lstm_states",
+        "lstm_backwards_sequences",
+        "bi_lstm",
+        "bi_lstm_states",
+        "bi_gru_pair",
+        "bi_simple_rnn_dropout",
+        "simple_rnn",
+    ],
 )
 def test_input_gradient(name, mask):
     """dx, which the LSTM's own loop computes only when the tape watches the input."""

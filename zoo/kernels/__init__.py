@@ -263,7 +263,9 @@ def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False):
 
     Shapes as in rnn_onednn.cc: `x` [batch, time, features]; the per-direction arguments are
     lists of one tensor per direction (one or two), or tensors with the directions stacked on a
-    first axis. With two directions, the second reads right to left.
+    first axis. With two directions and one `x`, the second reads it right to left; `x` may
+    also be a list of one tensor per direction, each read left to right (a masked
+    `Bidirectional` gives the backward direction its sequences reversed within their lengths).
     """
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
@@ -273,9 +275,12 @@ def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False):
     directions = len(h0) if isinstance(h0, (list, tuple)) else h0.shape[0]
     if directions not in (1, 2):
         raise ValueError(f"one or two directions, got {directions}")
-    empty = [tf.zeros((0,), x.dtype)] * directions
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    if len(xs) not in (1, directions):
+        raise ValueError(f"one x or one per direction, got {len(xs)} for {directions}")
+    empty = [tf.zeros((0,), xs[0].dtype)] * directions
     y, h_n, c_n, _ = module.zoo_rnn(
-        x,
+        xs,
         _per_direction(h0, directions),
         empty if c0 is None else _per_direction(c0, directions),
         _per_direction(w_layer, directions),
@@ -289,11 +294,11 @@ def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False):
 
 
 def _grouped_inputs(op):
-    """ZooRnn's inputs as its Python wrapper takes them: x, then six lists."""
-    directions = op.get_attr("D")
+    """ZooRnn's inputs as its Python wrapper takes them: seven lists (x, h0, c0, ...)."""
+    directions, xs = op.get_attr("D"), op.get_attr("X")
     inputs = list(op.inputs)
-    lists = [inputs[1 + k * directions : 1 + (k + 1) * directions] for k in range(6)]
-    return [inputs[0], *lists]
+    lists = [inputs[xs + k * directions : xs + (k + 1) * directions] for k in range(6)]
+    return [inputs[:xs], *lists]
 
 
 @tf.RegisterGradient("ZooRnn")
@@ -310,8 +315,10 @@ def _zoo_rnn_grad(op, dy, dh_n, dc_n, _dworkspace):
     dh_n = tf.zeros_like(h_n) if dh_n is None else dh_n
     dc_n = tf.zeros_like(c_n) if dc_n is None else dc_n
     # A tape says which inputs need no gradient; x often does not (the model's input).
-    input_gradient = 0 not in (getattr(op, "skip_input_indices", None) or ())
+    skipped = getattr(op, "skip_input_indices", None) or ()
+    input_gradient = any(i not in skipped for i in range(len(inputs[0])))
     dx, *lists = load().zoo_rnn_grad(
         *inputs, y, h_n, c_n, workspace, dy, dh_n, dc_n, cell=cell, input_gradient=input_gradient
     )
-    return [dx if input_gradient else None, *(grad for grads in lists for grad in grads)]
+    dx = dx if input_gradient else [None] * len(dx)
+    return [*dx, *(grad for grads in lists for grad in grads)]

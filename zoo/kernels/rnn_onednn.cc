@@ -702,10 +702,11 @@ class RnnKernel : public OpKernel {
   }
 
  protected:
+  // x: one tensor that both directions read (the second right to left), or one per direction,
+  // each read left to right (the caller reversed what needs reversing).
   struct Inputs {
-    const Tensor* x;
-    OpInputList h0, c0, w_layer, w_iter, bias, peephole;
-    int64_t D, N, T, C, O;
+    OpInputList x, h0, c0, w_layer, w_iter, bias, peephole;
+    int64_t X, D, N, T, C, O;
     bool peephole_on;
   };
 
@@ -714,7 +715,7 @@ class RnnKernel : public OpKernel {
   bool lstm() const { return cell_ == "lstm"; }
 
   Problem problem(const Inputs& in, int d) const {
-    Problem p(cell_, in.peephole_on, d == 1, in.N, in.T, in.C, in.O, in.D * in.O);
+    Problem p(cell_, in.peephole_on, in.X == 1 && d == 1, in.N, in.T, in.C, in.O, in.D * in.O);
     p.single_thread = lane(in.D == 1 ? 0 : 1 + d).threads() == 1;
     return p;
   }
@@ -732,7 +733,7 @@ class RnnKernel : public OpKernel {
                         tensorflow::uint8* workspace, const std::array<int64_t, 3>& offsets) const {
     const int64_t N = in.N, O = in.O;
     Pointers at{};
-    at.x = data(*in.x);
+    at.x = data(in.x[in.X == 1 ? 0 : d]);
     at.h0 = data(in.h0[d]);
     at.c0 = lstm() ? data(in.c0[d]) : nullptr;
     at.w_layer = data(in.w_layer[d]);
@@ -774,13 +775,18 @@ class RnnKernel : public OpKernel {
 
  private:
   void read_inputs(OpKernelContext* ctx, Inputs* in) {
-    in->x = &ctx->input(0);
     const std::initializer_list<std::pair<const char*, OpInputList*>> lists = {
-        {"h0", &in->h0},         {"c0", &in->c0},     {"w_layer", &in->w_layer},
-        {"w_iter", &in->w_iter}, {"bias", &in->bias}, {"peephole", &in->peephole}};
+        {"x", &in->x},           {"h0", &in->h0},     {"c0", &in->c0},
+        {"w_layer", &in->w_layer}, {"w_iter", &in->w_iter}, {"bias", &in->bias},
+        {"peephole", &in->peephole}};
     for (const auto& [name, list] : lists) OP_REQUIRES_OK(ctx, ctx->input_list(name, list));
-    const Tensor& x = *in->x;
+    const Tensor& x = in->x[0];
     OP_REQUIRES(ctx, x.dims() == 3, InvalidArgument("x must be [batch, time, features]"));
+    in->X = in->x.size();
+    OP_REQUIRES(ctx, in->X == 1 || in->X == in->h0.size(),
+                InvalidArgument("one x, or one per direction"));
+    OP_REQUIRES(ctx, in->X == 1 || in->x[1].shape() == x.shape(),
+                InvalidArgument("every direction's x must have the same shape"));
     in->N = x.dim_size(0);
     in->T = x.dim_size(1);
     in->C = x.dim_size(2);
@@ -852,7 +858,7 @@ class ZooRnnGradOp : public RnnKernel {
   // `input_gradient`.
   void ComputeWith(OpKernelContext* ctx, const Inputs& in) override {
     const int64_t D = in.D, N = in.N, O = in.O;
-    const int first = 1 + 6 * D;  // y's index: after x and the six lists
+    const int first = in.X + 6 * D;  // y's index: after x and the six lists
     const Tensor &y = ctx->input(first), &h_n = ctx->input(first + 1),
                  &c_n = ctx->input(first + 2), &workspace = ctx->input(first + 3),
                  &dy = ctx->input(first + 4), &dh_n = ctx->input(first + 5),
@@ -861,9 +867,12 @@ class ZooRnnGradOp : public RnnKernel {
                 InvalidArgument("y and dy must be [batch, time, directions * units]"));
     OP_REQUIRES(ctx, h_n.shape() == dh_n.shape() && c_n.shape() == dc_n.shape(),
                 InvalidArgument("final states and their gradients differ in shape"));
-    Tensor* dx;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(
-                            "dx", input_gradient_ ? in.x->shape() : TensorShape({0}), &dx));
+    OpOutputList dx;
+    OP_REQUIRES_OK(ctx, ctx->output_list("dx", &dx));
+    Tensor* dx_out[2] = {nullptr, nullptr};
+    const TensorShape x_shape = in.x[0].shape();
+    for (int i = 0; i < in.X; ++i)
+      OP_REQUIRES_OK(ctx, dx.allocate(i, input_gradient_ ? x_shape : TensorShape({0}), &dx_out[i]));
     OpOutputList outs[6];
     const char* names[6] = {"dh0", "dc0", "dw_layer", "dw_iter", "dbias", "dpeephole"};
     const OpInputList* ins[6] = {&in.h0, &in.c0, &in.w_layer, &in.w_iter, &in.bias, &in.peephole};
@@ -873,15 +882,16 @@ class ZooRnnGradOp : public RnnKernel {
       for (int d = 0; d < D; ++d)
         OP_REQUIRES_OK(ctx, outs[k].allocate(d, (*ins[k])[d].shape(), &grads[k][d]));
     }
-    // Where each direction writes its part of dx: the output (the first direction's), or
-    // temporaries (the second's, added below; oneDNN's primitive always writes one).
+    // Where each direction writes its dx: its own output (each x its own, or the one x's for
+    // the first direction), or temporaries (the second direction's part of the one x's, added
+    // below; and where dx is not wanted, oneDNN's primitive writes one all the same).
     float* dx_at[2] = {nullptr, nullptr};
     Tensor dx_temp[2];
     for (int d = 0; d < D; ++d) {
-      if (input_gradient_ && d == 0) {
-        dx_at[d] = dx->flat<float>().data();
+      if (input_gradient_ && (d == 0 || in.X == 2)) {
+        dx_at[d] = dx_out[d]->flat<float>().data();
       } else if (input_gradient_ || !own_loop(problem(in, d))) {
-        OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, in.x->shape(), &dx_temp[d]));
+        OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, x_shape, &dx_temp[d]));
         dx_at[d] = dx_temp[d].flat<float>().data();
       }
     }
@@ -904,8 +914,8 @@ class ZooRnnGradOp : public RnnKernel {
       at.dpeephole = in.peephole_on ? out(5, d) : nullptr;
       run_backward(problem(in, d), at, input_gradient_);
     });
-    if (input_gradient_ && D == 2) {
-      auto total = dx->flat<float>();
+    if (input_gradient_ && D == 2 && in.X == 1) {
+      auto total = dx_out[0]->flat<float>();
       total += dx_temp[1].flat<float>();
     }
   }
@@ -920,7 +930,7 @@ using tensorflow::shape_inference::InferenceContext;
 using tensorflow::shape_inference::ShapeHandle;
 
 REGISTER_OP("ZooRnn")
-    .Input("x: float")
+    .Input("x: X * float")
     .Input("h0: D * float")
     .Input("c0: D * float")
     .Input("w_layer: D * float")
@@ -931,13 +941,15 @@ REGISTER_OP("ZooRnn")
     .Output("h_n: float")
     .Output("c_n: float")
     .Output("workspace: uint8")
+    .Attr("X: int >= 1")
     .Attr("D: int >= 1")
     .Attr("cell: {'lstm', 'gru', 'lbr_gru', 'rnn_tanh', 'rnn_relu'}")
     .Attr("training: bool = false")
     .SetShapeFn([](InferenceContext* c) {
-      int64_t D;
+      int64_t D, X;
       TF_RETURN_IF_ERROR(c->GetAttr("D", &D));
-      auto x = c->input(0), h0 = c->input(1);
+      TF_RETURN_IF_ERROR(c->GetAttr("X", &X));
+      auto x = c->input(0), h0 = c->input(X);
       auto n = c->Dim(x, 0), t = c->Dim(x, 1), units = c->Dim(h0, 1);
       tensorflow::shape_inference::DimensionHandle width;
       TF_RETURN_IF_ERROR(c->Multiply(units, D, &width));
@@ -951,7 +963,7 @@ REGISTER_OP("ZooRnn")
     });
 
 REGISTER_OP("ZooRnnGrad")
-    .Input("x: float")
+    .Input("x: X * float")
     .Input("h0: D * float")
     .Input("c0: D * float")
     .Input("w_layer: D * float")
@@ -965,23 +977,25 @@ REGISTER_OP("ZooRnnGrad")
     .Input("dy: float")
     .Input("dh_n: float")
     .Input("dc_n: float")
-    .Output("dx: float")
+    .Output("dx: X * float")
     .Output("dh0: D * float")
     .Output("dc0: D * float")
     .Output("dw_layer: D * float")
     .Output("dw_iter: D * float")
     .Output("dbias: D * float")
     .Output("dpeephole: D * float")
+    .Attr("X: int >= 1")
     .Attr("D: int >= 1")
     .Attr("cell: {'lstm', 'gru', 'lbr_gru', 'rnn_tanh', 'rnn_relu'}")
     .Attr("input_gradient: bool = true")
     .SetShapeFn([](InferenceContext* c) {
-      int64_t D;
+      int64_t D, X;
       bool input_gradient;
       TF_RETURN_IF_ERROR(c->GetAttr("D", &D));
+      TF_RETURN_IF_ERROR(c->GetAttr("X", &X));
       TF_RETURN_IF_ERROR(c->GetAttr("input_gradient", &input_gradient));
-      for (int i = 0; i < 1 + 6 * D; ++i) c->set_output(i, c->input(i));
-      if (!input_gradient) c->set_output(0, c->Vector(0));
+      for (int i = 0; i < X + 6 * D; ++i) c->set_output(i, c->input(i));
+      for (int i = 0; !input_gradient && i < X; ++i) c->set_output(i, c->Vector(0));
       return tensorflow::OkStatus();
     });
 

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from zoo import kernels as zoo_kernels
+from zoo.layers.recurrent import right_padded
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
@@ -62,16 +63,14 @@ class Bidirectional(keras.layers.Layer):
             if not layer.built:
                 layer.build(sequences_shape)
 
-    def _joint_specs(self, mask, training):
+    def _joint_specs(self, training):
         """Both directions' kernel specs when one two-direction `zoo.kernels` op can run them."""
         forward, backward = self.forward_layer, self.backward_layer
         if not zoo_kernels.usable():  # on a GPU each direction runs cuDNN's kernel on its own
             return None
-        if mask is not None or forward.go_backwards or forward.stateful or backward.stateful:
-            return None  # with a mask each direction runs the kernel on its own
-        if training and (forward.cell.dropout > 0 or backward.cell.dropout > 0):
-            return None  # each direction draws its own input mask: two ops
-        specs = forward.kernel_spec(mask, training), backward.kernel_spec(mask, training)
+        if forward.go_backwards or forward.stateful or backward.stateful:
+            return None
+        specs = forward.kernel_spec(None, training), backward.kernel_spec(None, training)
         if None in specs or specs[0][0] != specs[1][0]:
             return None
         if (specs[0][4] is None) != (specs[1][4] is None):  # peepholes on one side only
@@ -118,18 +117,70 @@ class Bidirectional(keras.layers.Layer):
         states = tuple(s[0] for s in finals) + tuple(s[1] for s in finals)
         return (*output, *states) if self.merge_mode is None else (output, *states)
 
+    def _prepared_call(self, sequences, specs, forward_state, backward_state, training, mask):
+        """Both directions in one op, each reading what it would read alone (the backward one
+        its sequences reversed within their lengths, each its own dropout mask); each turns
+        its half of the output into its results, as its own kernel call would."""
+        layers = (self.forward_layer, self.backward_layer)
+        prepared = [
+            layer._kernel_inputs(sequences, spec, state, training, mask)
+            for layer, spec, state in zip(layers, specs, (forward_state, backward_state))
+        ]
+        states = [p[2] for p in prepared]
+        y, h_n, c_n = zoo_kernels.rnn(
+            specs[0][0],
+            [p[0] for p in prepared],
+            [s[0] for s in states],
+            [s[1] for s in states] if len(states[0]) > 1 else None,
+            [p[1] for p in prepared],
+            [spec[2] for spec in specs],
+            [spec[3] for spec in specs],
+            None if specs[0][4] is None else [spec[4] for spec in specs],
+            training=bool(training),
+        )
+        units = self.forward_layer.units
+        results = []
+        for d, (layer, ready) in enumerate(zip(layers, prepared)):
+            final = (h_n[d], c_n[d]) if len(states[0]) > 1 else (h_n[d],)
+            results.append(layer._kernel_outputs(y[..., d * units : (d + 1) * units], final, ready))
+        return self._combine(*results)
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
             forward_state, backward_state = initial_state[:half], initial_state[half:]
-        specs = self._joint_specs(mask, training)
+        states = (forward_state, backward_state)
+        specs = self._joint_specs(training)
+        dropout = training and max(
+            self.forward_layer.cell.dropout, self.backward_layer.cell.dropout
+        )
+        if specs is not None and mask is None and not dropout:
+            return self._joint_call(sequences, specs, *states, training)
+        if specs is not None and mask is None:
+            return self._prepared_call(sequences, specs, *states, training, None)
         if specs is not None:
-            return self._joint_call(sequences, specs, forward_state, backward_state, training)
+            runnable = right_padded(mask)
+            if not tf.inside_function():
+                if bool(runnable):
+                    return self._prepared_call(sequences, specs, *states, training, mask)
+            else:  # decided when the graph runs
+                return tf.cond(
+                    runnable,
+                    lambda: self._prepared_call(sequences, specs, *states, training, mask),
+                    lambda: self._each_direction(sequences, *states, mask, training),
+                )
+        return self._each_direction(sequences, *states, mask, training)
+
+    def _each_direction(self, sequences, forward_state, backward_state, mask, training):
         y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training)
         y_rev = self.backward_layer(
             sequences, initial_state=backward_state, mask=mask, training=training
         )
+        return self._combine(y, y_rev)
+
+    def _combine(self, y, y_rev):
+        """The merged result from the two layers' results (with their states, if returned)."""
         states = ()
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])

@@ -152,8 +152,32 @@ class Recurrent(keras.layers.Layer):
         return tuple(tf.cast(s, self.compute_dtype) for s in initial_state)
 
     def _kernel_call(self, sequences, spec, initial_state, training, mask=None):
-        on_gpu = not zoo_kernels.usable()  # kernel_spec chose cuDNN
-        name, w_layer, w_iter, bias, peephole = spec
+        prepared = self._kernel_inputs(sequences, spec, initial_state, training, mask)
+        x, w_layer, states, lengths = prepared
+        if not zoo_kernels.usable():  # kernel_spec chose cuDNN, which stops at each length
+            y, h_n, c_n = cudnn.rnn(spec, x, *states, lengths=lengths)
+            final = (h_n, c_n) if len(states) > 1 else (h_n,)
+            return self._kernel_outputs(y, final, prepared, exact_final=True)
+        name, _, w_iter, bias, peephole = spec
+        y, h_n, c_n = zoo_kernels.rnn(
+            name,
+            x,
+            [states[0]],
+            [states[1]] if len(states) > 1 else None,
+            [w_layer],
+            [w_iter],
+            [bias],
+            None if peephole is None else [peephole],
+            training=bool(training),
+        )
+        final = (h_n[0], c_n[0]) if len(states) > 1 else (h_n[0],)
+        return self._kernel_outputs(y, final, prepared)
+
+    def _kernel_inputs(self, sequences, spec, initial_state, training, mask=None, hold=True):
+        """What this layer's direction feeds a kernel, read left to right: (x, w_layer,
+        initial states, lengths or None). `hold`: with a mask and final states wanted, the
+        oneDNN op's extra input column that holds the state over padding."""
+        name, w_layer = spec[0], spec[1]
         x = tf.cast(sequences, self.compute_dtype)  # (batch, time, features)
         lengths = None
         if mask is not None:
@@ -168,29 +192,20 @@ class Recurrent(keras.layers.Layer):
         if input_mask is not None:
             x = x * input_mask[:, None]
         keeps_final = lengths is not None and (self.return_state or self.stateful)
-        if on_gpu:  # cuDNN stops each sequence at its length: its final states are the ones
-            y, h_n, c_n = cudnn.rnn(spec, x, *states, lengths=lengths)
-            final = (h_n, c_n) if len(states) > 1 else (h_n,)
-        else:
-            if keeps_final and name != "rnn_tanh" and name != "rnn_relu":
-                x, w_layer = _hold_state_on_padding(name, x, w_layer, lengths, self.units)
-            y, h_n, c_n = zoo_kernels.rnn(
-                name,
-                x,
-                [states[0]],
-                [states[1]] if len(states) > 1 else None,
-                [w_layer],
-                [w_iter],
-                [bias],
-                None if peephole is None else [peephole],
-                training=bool(training),
-            )
-            final = (h_n[0], c_n[0]) if len(states) > 1 else (h_n[0],)
+        if hold and keeps_final and zoo_kernels.usable() and name not in ("rnn_tanh", "rnn_relu"):
+            x, w_layer = _hold_state_on_padding(name, x, w_layer, lengths, self.units)
+        return x, w_layer, states, lengths
+
+    def _kernel_outputs(self, y, final, prepared, exact_final=False):
+        """The layer's results from a kernel's run over `_kernel_inputs`: y (batch, time,
+        units) and the final states. `exact_final`: they are those after each sequence's last
+        valid step (cuDNN's); else the oneDNN op's, after the padding too."""
+        _, _, states, lengths = prepared
         if lengths is not None:
             result = self._masked_outputs(y, lengths)
-            if not keeps_final:
+            if not (self.return_state or self.stateful):
                 return result
-            if not on_gpu:
+            if not exact_final:
                 # a<t> after each sequence's last valid step (the initial state if it has none);
                 # c (the LSTM's) was held over the padding by `_hold_state_on_padding`.
                 final = (
@@ -227,7 +242,7 @@ class Recurrent(keras.layers.Layer):
         if spec is not None and mask is None:
             return self._kernel_call(sequences, spec, initial_state, training)
         if spec is not None:
-            runnable = _right_padded(mask, nonempty=not zoo_kernels.usable())  # cuDNN: no empty
+            runnable = right_padded(mask, nonempty=not zoo_kernels.usable())  # cuDNN: no empty
         if spec is not None and not tf.inside_function():
             if bool(runnable):
                 return self._kernel_call(sequences, spec, initial_state, training, mask)
@@ -372,7 +387,7 @@ def _hold_state_on_padding(name, x, w_layer, lengths, units):
     return x, w_layer
 
 
-def _right_padded(mask, nonempty=False):
+def right_padded(mask, nonempty=False):
     """True when every sequence's valid steps come first (what the kernels can run), and with
     `nonempty` when no sequence is all padding (cuDNN fails on those)."""
     mask = tf.cast(mask, "bool")
