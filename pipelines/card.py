@@ -66,6 +66,8 @@ def describe_run(task, model, architecture, sizes, train_sources, dev_source, re
         "dev_metrics": best,
         "epochs": result.get("epochs"),
         "best_epoch": result.get("best_epoch"),
+        # [first, last] epoch when the model kept is the mean of their weights (--average)
+        "best_averaged": result.get("best_averaged"),
         # the epochs' own time (dev evaluation excluded), summed over interrupted runs
         "training_seconds": round(sum(h.get("seconds", 0) for h in result.get("history", [])), 1),
         "epoch_seconds": [h.get("seconds") for h in result.get("history", [])],

@@ -167,6 +167,13 @@ def train_options(command):
             "the best so far (reduce on plateau).",
         ),
         click.option(
+            "--average",
+            default=None,
+            type=click.IntRange(2),
+            help="After every epoch also try the mean of the last N epochs' weights on the dev "
+            "data (checkpoint averaging); kept when it is the best.",
+        ),
+        click.option(
             "--max-examples",
             default=None,
             type=click.IntRange(1),

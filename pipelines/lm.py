@@ -401,6 +401,7 @@ def train(
     clip_norm,
     patience,
     lr_decay,
+    average,
     max_examples,
     seed,
     resume,
@@ -524,6 +525,7 @@ def train(
         mode="min",
         patience=patience,
         lr_decay=lr_decay,
+        average=average,
         callbacks=callbacks,
     )
     from pipelines.card import describe_run

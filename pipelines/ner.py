@@ -488,6 +488,7 @@ def train(
     clip_norm,
     patience,
     lr_decay,
+    average,
     max_examples,
     seed,
     resume,
@@ -611,7 +612,14 @@ def train(
         set_encoder_trainable(model, True)
         compile_model(learning_rate)
     result = run.fit(
-        model, dataset, epochs, evaluate, monitor, patience=patience, lr_decay=lr_decay
+        model,
+        dataset,
+        epochs,
+        evaluate,
+        monitor,
+        patience=patience,
+        lr_decay=lr_decay,
+        average=average,
     )
     seconds = time.time() - started
     card = make_card(

@@ -384,6 +384,7 @@ def train(
     clip_norm,
     patience,
     lr_decay,
+    average,
     max_examples,
     seed,
     resume,
@@ -537,6 +538,7 @@ def train(
         "accuracy" if dev_rows else None,
         patience=patience,
         lr_decay=lr_decay,
+        average=average,
         callbacks=callbacks,
     )
     card = describe_run(

@@ -519,6 +519,7 @@ def train(
     clip_norm,
     patience,
     lr_decay,
+    average,
     max_examples,
     seed,
     resume,
@@ -614,6 +615,7 @@ def train(
         mode="min",
         patience=patience,
         lr_decay=lr_decay,
+        average=average,
     )
     config = model.get_config()
     card = describe_run(

@@ -26,6 +26,7 @@ import time
 import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pipelines.errors import DataError
@@ -33,6 +34,7 @@ from pipelines.errors import DataError
 CHECKPOINT = "checkpoint.keras"
 BEST = "best.weights.h5"
 STATE = "state.json"
+WINDOW = "average.npz"  # the last epochs' weights, for --average
 
 
 def set_seed(seed, deterministic=False):
@@ -236,6 +238,7 @@ class TrainingRun:
         verbose=None,
         steps_per_epoch=None,
         callbacks=(),
+        average=None,
     ):
         """Trains `model` (compiled) on `train_data` for up to `epochs` epochs.
 
@@ -249,13 +252,19 @@ class TrainingRun:
                 `monitor` is not the best so far (the rate is in the checkpoint: `--resume`
                 keeps it).
             callbacks: more Keras callbacks (they run before the checkpointing one).
+            average: with `evaluate`, also try the mean of the trainable weights of the last
+                `average` epochs (checkpoint averaging) after every epoch from the second on:
+                its dev metrics go into the history as `dev_avg_*`, and it is kept as the best
+                model when it beats every epoch and average before it (an improvement for
+                `patience` and `lr_decay` too). Training goes on from the epoch's own weights.
         Returns:
             dict: `epochs` run, `best_epoch`, `best` (the dev metrics of the best epoch),
+            `best_averaged` (`[first, last]` epoch when the best is an average, else None),
             `history` (per epoch: loss, dev metrics, seconds, and the learning rate the
             next epoch starts with: after any `lr_decay`).
         """
         state = self.state or {"epoch": 0, "history": [], "best": None, "best_epoch": 0}
-        callback = _EpochEnd(self, state, evaluate, monitor, mode, patience, lr_decay)
+        callback = _EpochEnd(self, state, evaluate, monitor, mode, patience, lr_decay, average)
         if verbose is None:  # progress bars on a terminal, one line per epoch in a log file
             verbose = "auto" if sys.stdout.isatty() else 2
         if state["epoch"] < epochs and not state.get("stopped"):
@@ -285,6 +294,7 @@ class TrainingRun:
             "epochs": state["epoch"],
             "best_epoch": state["best_epoch"],
             "best": state["best"],
+            "best_averaged": state.get("best_averaged"),
             "history": state["history"],
         }
 
@@ -355,6 +365,7 @@ def summary(out, result, replicas=1):
         "replicas": replicas,
         "epochs": result["epochs"],
         "best_epoch": result["best_epoch"],
+        "best_averaged": result.get("best_averaged"),
         "dev": {k: v for k, v in (result["best"] or {}).items() if k != "value"},
     }
 
@@ -362,12 +373,53 @@ def summary(out, result, replicas=1):
 class _EpochEnd(keras.callbacks.Callback):
     """Dev metrics, best weights, checkpoint and early stopping after every epoch."""
 
-    def __init__(self, run, state, evaluate, monitor, mode, patience, lr_decay=None):
+    def __init__(self, run, state, evaluate, monitor, mode, patience, lr_decay=None, average=None):
         super().__init__()
         self.run, self.state = run, state
         self.evaluate, self.monitor, self.mode, self.patience = evaluate, monitor, mode, patience
         self.lr_decay = lr_decay
+        self.average = average if average and average > 1 and evaluate else None
+        self.window = self._load_window()
         self.started = None
+
+    def _load_window(self):
+        """The last epochs' trainable weights (for `average`), as `--resume` left them."""
+        path = os.path.join(self.run.work, WINDOW)
+        if not self.average or not os.path.exists(path):
+            return []
+        with np.load(path) as saved:
+            epochs, count = int(saved["epochs"]), int(saved["count"])
+            return [[saved[f"{e}_{i}"] for i in range(count)] for e in range(epochs)]
+
+    def _save_window(self):
+        arrays = {f"{e}_{i}": w for e, ws in enumerate(self.window) for i, w in enumerate(ws)}
+        tmp = os.path.join(self.run.work, f"tmp{os.getpid()}.npz")
+        np.savez(tmp, epochs=len(self.window), count=len(self.window[0]), **arrays)
+        os.replace(tmp, os.path.join(self.run.work, WINDOW))
+
+    def _try_average(self, epoch, record, better):
+        """Evaluates the mean of the window's weights; True when it is the new best."""
+        variables = self.model.trainable_variables
+        current = [v.numpy() for v in variables]
+        self.window = (self.window + [current])[-self.average :]
+        self._save_window()
+        if len(self.window) < 2:
+            return False
+        for variable, *values in zip(variables, *self.window):
+            variable.assign(np.mean(values, axis=0))
+        dev = self.evaluate(self.model)
+        record.update({f"dev_avg_{k}": v for k, v in dev.items() if isinstance(v, (int, float))})
+        value = dev[self.monitor] if self.monitor else None
+        improved = value is not None and better(value)
+        if improved:
+            first = epoch + 2 - len(self.window)
+            self.state["best"] = {"value": value, **dev}
+            self.state["best_epoch"] = epoch + 1
+            self.state["best_averaged"] = [first, epoch + 1]
+            self.model.save_weights(os.path.join(self.run.work, BEST))
+        for variable, value in zip(variables, current):
+            variable.assign(value)
+        return improved
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.time()
@@ -382,12 +434,19 @@ class _EpochEnd(keras.callbacks.Callback):
             value, sign = dev[self.monitor], (1 if self.mode == "max" else -1)
         else:
             value, sign = record["loss"], -1
-        best = self.state["best"]
-        improved = best is None or sign * value > sign * best["value"]
+
+        def better(candidate):
+            best = self.state["best"]
+            return best is None or sign * candidate > sign * best["value"]
+
+        improved = better(value)
         if improved:
             self.state["best"] = {"value": value, **dev}
             self.state["best_epoch"] = epoch + 1
+            self.state["best_averaged"] = None
             self.model.save_weights(os.path.join(self.run.work, BEST))
+        averaged = self.average is not None and self._try_average(epoch, record, better)
+        improved = improved or averaged
         decayed = ""
         if self.lr_decay and not improved:
             rate = float(self.model.optimizer.learning_rate) * self.lr_decay
@@ -410,6 +469,11 @@ class _EpochEnd(keras.callbacks.Callback):
             for k, v in dev.items()
             if isinstance(v, (int, float))
         )
+        if f"dev_avg_{name}" in record:
+            window = self.state["best_averaged"] if averaged else None
+            shown += f" (average of the last {len(self.window)}: {name} "
+            shown += f"{record[f'dev_avg_{name}']:.4f})"
+            name = f"{name}, averaged over epochs {window[0]}-{window[1]}" if window else name
         self.run.log(
             f"epoch {epoch + 1}: loss {record['loss']:.4f}{' dev ' + shown if shown else ''}"
             f" ({seconds:.0f} s){'  best ' + name if improved else ''}"

@@ -60,6 +60,8 @@ def trained(tmp_path_factory):
         0.0,
         "--beam",
         2,
+        "--average",
+        3,
     )
     assert result.exit_code == 0, result.output
     return {"folder": folder, "out": out}
@@ -75,6 +77,10 @@ def test_learns_to_reverse_and_reports_metrics(trained):
     card = json.loads((trained["out"] / "card.json").read_text())
     assert card["beam"] == 2 and seq2seq.Sides.load(trained["out"]).beam == 2  # decoding default
     assert card["architecture"]["source_level"] == "char" and card["task"] == "seq2seq"
+    # --average 3: the mean of the last epochs' weights was evaluated after every epoch
+    history = json.loads((trained["out"] / "history.json").read_text())
+    assert "dev_avg_wer" not in history[0] and all("dev_avg_wer" in h for h in history[1:])
+    assert "best_averaged" in card
 
 
 def test_predict_greedy_and_beam_and_plot(trained, tmp_path):

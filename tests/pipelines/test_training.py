@@ -195,3 +195,38 @@ def test_layerwise_adam_scales_and_freezes_groups(tmp_path):
     assert isinstance(loaded.optimizer, LayerwiseAdam)
     assert loaded.optimizer.groups == model.optimizer.groups
     np.testing.assert_allclose(loaded.optimizer.group_rates.numpy(), [0.0, 0.5, 1.0])
+
+
+def test_checkpoint_averaging_is_kept_when_best_and_survives_resume(tmp_path):
+    """--average 2: after each epoch from the second, the mean of the last two epochs' weights
+    is evaluated too, and kept as the model when it is the best."""
+    scores = iter([0.5, 0.6, 0.7, 0.65, 0.8])  # e1; e2, mean(1, 2); e3, mean(2, 3)
+    seen = []
+
+    def evaluate(m):
+        seen.append([v.numpy().copy() for v in m.trainable_variables])
+        return {"f1": next(scores)}
+
+    def fit(run, model, epochs):
+        return run.fit(model, data(), epochs, evaluate=evaluate, monitor="f1", average=2, verbose=0)
+
+    run = TrainingRun(tmp_path / "m", log=lambda m: None)
+    result = fit(run, new_model(), 2)
+    assert result["best_averaged"] == [1, 2] and result["best"]["f1"] == 0.7
+    for got, first, second in zip(best_weights(tmp_path), seen[0], seen[1]):
+        np.testing.assert_allclose(got, (first + second) / 2, rtol=1e-6)
+    resumed = TrainingRun(tmp_path / "m", resume=True, log=lambda m: None)
+    model = resumed.load_checkpoint()
+    result = fit(resumed, model, 3)  # the window (epoch 2's weights) came back from disk
+    assert result["best_averaged"] == [2, 3] and result["best_epoch"] == 3
+    assert [h.get("dev_avg_f1") for h in result["history"]] == [None, 0.7, 0.8]
+    for got, second, third in zip(model.trainable_variables, seen[1], seen[3]):
+        np.testing.assert_allclose(got.numpy(), (second + third) / 2, rtol=1e-6)
+    # training went on from epoch 2's own weights, not from the average
+    assert not np.allclose(seen[3][0], (seen[0][0] + seen[1][0]) / 2)
+
+
+def best_weights(tmp_path):
+    model = new_model()
+    model.load_weights(tmp_path / "m.partial" / "best.weights.h5")
+    return [v.numpy() for v in model.trainable_variables]
