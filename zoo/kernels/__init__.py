@@ -4,7 +4,7 @@
 an LSTM, GRU or simple RNN, one or both directions, in oneDNN's fused RNN primitive (the kernel
 `torch.nn.LSTM` runs on the CPU). The zoo's layers use it when it is built and the configuration
 allows (see `zoo.layers.recurrent`), and fall back to their own loops otherwise; both compute the
-same function.
+same function. On a GPU they run cuDNN's kernel instead (`zoo.kernels.cudnn`).
 
 The library is compiled on first use (about 15 s, g++ with TensorFlow's headers and those of the
 `onednn-devel-cpu-tbb` and `tbb-devel` wheels) into `zoo/kernels/build/`, or
