@@ -199,7 +199,8 @@ class _TorchRunner:
         device = torch.device(torch_device())  # cuDNN's kernels when there is a GPU
         self.rnn = recurrent(args.input_dim, args.units, batch_first=True, bidirectional=True)
         self.dense = torch.nn.Linear(2 * args.units, TAGS)
-        self.rnn.to(device), self.dense.to(device)
+        self.rnn.to(device)
+        self.dense.to(device)
         params = list(self.rnn.parameters()) + list(self.dense.parameters())
         self.optimizer = torch.optim.Adam(params)
         x, y, x_infer = data

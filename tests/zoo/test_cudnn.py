@@ -96,7 +96,7 @@ def calls():
 def gpu(monkeypatch, calls):
     """As on a CUDA GPU machine: the oneDNN op off, the stand-in for cuDNN's op on."""
     monkeypatch.setitem(kernels._state, "gpu", True)
-    monkeypatch.setitem(cudnn._state, "gpu", True)
+    monkeypatch.setitem(cudnn._state, "cuda", True)
     monkeypatch.setattr(cudnn, "_op", lambda **kw: fake_cudnn_rnn_v3(calls=calls, **kw))
     return calls
 

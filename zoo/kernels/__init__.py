@@ -223,7 +223,8 @@ def _in_xla():
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
-def _gpu_present():
+def gpu_present():
+    """Whether TensorFlow sees a GPU (asked once per process)."""
     if "gpu" not in _state:
         _state["gpu"] = bool(tf.config.list_logical_devices("GPU"))
     return _state["gpu"]
@@ -237,7 +238,7 @@ def usable():
     inside XLA, and not when a GPU is present (the kernel is the CPU's; on a GPU the layers run
     cuDNN's, `zoo.kernels.cudnn`, or their own loops).
     """
-    if _gpu_present() or not allowed_here():
+    if gpu_present() or not allowed_here():
         return False
     return load() is not None
 

@@ -23,12 +23,10 @@ DTYPES = ("float16", "float32")
 _state = {}
 
 
-def _cuda_gpu():
-    if "gpu" not in _state:
-        _state["gpu"] = bool(tf.config.list_logical_devices("GPU")) and bool(
-            tf.test.is_built_with_cuda()  # ROCm's MIOpen orders the LSTM's gates otherwise
-        )
-    return _state["gpu"]
+def _cuda_build():
+    if "cuda" not in _state:  # ROCm's MIOpen orders the LSTM's gates otherwise
+        _state["cuda"] = bool(tf.test.is_built_with_cuda())
+    return _state["cuda"]
 
 
 @tf.autograph.experimental.do_not_convert
@@ -36,7 +34,7 @@ def usable(dtype="float32"):
     """Whether a layer called now may put `CudnnRNNV3` into its graph."""
     from zoo import kernels
 
-    return dtype in DTYPES and _cuda_gpu() and kernels.allowed_here()
+    return dtype in DTYPES and kernels.gpu_present() and _cuda_build() and kernels.allowed_here()
 
 
 def supports(spec):

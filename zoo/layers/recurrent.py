@@ -173,10 +173,10 @@ class Recurrent(keras.layers.Layer):
         final = (h_n[0], c_n[0]) if len(states) > 1 else (h_n[0],)
         return self._kernel_outputs(y, final, prepared)
 
-    def _kernel_inputs(self, sequences, spec, initial_state, training, mask=None, hold=True):
+    def _kernel_inputs(self, sequences, spec, initial_state, training, mask=None):
         """What this layer's direction feeds a kernel, read left to right: (x, w_layer,
-        initial states, lengths or None). `hold`: with a mask and final states wanted, the
-        oneDNN op's extra input column that holds the state over padding."""
+        initial states, lengths or None). With a mask and final states wanted, x and w_layer
+        carry the oneDNN op's extra input column that holds the state over padding."""
         name, w_layer = spec[0], spec[1]
         x = tf.cast(sequences, self.compute_dtype)  # (batch, time, features)
         lengths = None
@@ -192,7 +192,7 @@ class Recurrent(keras.layers.Layer):
         if input_mask is not None:
             x = x * input_mask[:, None]
         keeps_final = lengths is not None and (self.return_state or self.stateful)
-        if hold and keeps_final and zoo_kernels.usable() and name not in ("rnn_tanh", "rnn_relu"):
+        if keeps_final and zoo_kernels.usable() and name not in ("rnn_tanh", "rnn_relu"):
             x, w_layer = _hold_state_on_padding(name, x, w_layer, lengths, self.units)
         return x, w_layer, states, lengths
 
