@@ -345,9 +345,10 @@ struct Pointers {
 //
 // oneDNN's RNN primitive reaches about 130 GFLOP/s per core here, while its plain GEMM
 // (dnnl_sgemm) reaches 200-230 on the same products; so the LSTM runs as GEMMs with the gate
-// arithmetic between them: the input projection of every step in one product, then per step one
-// product with the recurrent kernel and the gates. The backward pass also leaves out dx when
-// TensorFlow says nothing needs it (the layer reads the model's input).
+// arithmetic between them: per step the input projection, the product with the recurrent kernel
+// and the gates. The backward pass computes the weights' gradients as GEMMs over all steps after
+// its loop, and leaves out dx when TensorFlow says nothing needs it (the layer reads the model's
+// input).
 //
 // Layout: every per-step matrix is batch-major like x, rows (n, t): gates [N, T, 4O] (the
 // workspace keeps them activated: i, f, c~, o), cells [N, T, O]; one step's rows are then
