@@ -10,6 +10,7 @@ the best round are reported (tokens/s = sequences * length / seconds).
     python -m zoo.bench --json          # one JSON object on the last line
     python -m zoo.bench --layer-only    # the layer alone, in each of the zoo's loop settings
     python -m zoo.bench --api fit       # through model.fit / model.predict on NumPy arrays
+    python -m zoo.bench --api dataset   # the same on cached tf.data.Datasets of the batches
     python -m zoo.bench --torch-native  # also torch without its oneDNN RNN kernels
 
 `--layer-only` times the bidirectional layer by itself (forward and backward in one
@@ -46,11 +47,11 @@ def _parse(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
     parser.add_argument(
         "--api",
-        choices=["on-batch", "fit"],
+        choices=["on-batch", "fit", "dataset"],
         default="on-batch",
         help="Keras models through train_on_batch/predict_on_batch on ready tensors (the "
-        "layers' own speed) or through fit/predict on NumPy arrays (what a user script does, "
-        "Keras's input pipeline included)",
+        "layers' own speed), through fit/predict on NumPy arrays (Keras's array input path "
+        "included), or through fit/predict on tf.data.Datasets of the batches, cached in memory",
     )
     parser.add_argument(
         "--torch-native",
@@ -116,6 +117,13 @@ class _KerasRunner:
         b, bi = args.batch_size, args.infer_batch_size
         if args.api == "fit":  # the arrays go to Keras as they are
             self.train, self.infer = self.fit, self.predict
+        elif args.api == "dataset":
+            self.train_data = tf.data.Dataset.from_tensor_slices((x, y)).batch(b).cache()
+            self.infer_data = tf.data.Dataset.from_tensor_slices(x_infer).batch(bi).cache()
+            for dataset in (self.train_data, self.infer_data):
+                for _ in dataset:  # fill the cache
+                    pass
+            self.train, self.infer = self.fit_dataset, self.predict_dataset
         else:
             self.train_batches = [
                 (tf.constant(x[i : i + b]), tf.constant(y[i : i + b])) for i in range(0, len(x), b)
@@ -140,6 +148,12 @@ class _KerasRunner:
 
     def predict(self):
         self.model.predict(self.data[2], batch_size=self.args.infer_batch_size, verbose=0)
+
+    def fit_dataset(self):
+        self.model.fit(self.train_data, epochs=1, shuffle=False, verbose=0)
+
+    def predict_dataset(self):
+        self.model.predict(self.infer_data, verbose=0)
 
 
 class _LayerRunner:
@@ -334,9 +348,10 @@ def run(args):
     }
     head = "the layer alone" if args.layer_only else f"dense to {TAGS}"
     if not args.layer_only:
-        head += ", Keras through " + (
-            "fit/predict on arrays" if args.api == "fit" else "train_on_batch/predict_on_batch"
-        )
+        head += ", Keras through " + {
+            "fit": "fit/predict on arrays",
+            "dataset": "fit/predict on cached datasets",
+        }.get(args.api, "train_on_batch/predict_on_batch")
     return {
         "model": (
             f"Bidirectional({args.units}) over (batch, {args.length}, {args.input_dim}), "

@@ -55,7 +55,7 @@ for dataset in (train_dataset, infer_dataset):
 ways = {
     "on_batch_train": lambda m: [m.train_on_batch(a, b) for a, b in train_batches],
     "fit": lambda m: m.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0),
-    "fit_dataset": lambda m: m.fit(train_dataset, epochs=1, verbose=0),
+    "fit_dataset": lambda m: m.fit(train_dataset, epochs=1, shuffle=False, verbose=0),
     "on_batch_infer": lambda m: [m.predict_on_batch(a) for a in infer_batches],
     "predict": lambda m: m.predict(x_infer, batch_size=256, verbose=0),
     "predict_dataset": lambda m: m.predict(infer_dataset, verbose=0),

@@ -30,6 +30,14 @@ def test_bench_through_fit_and_predict(capsys):
     assert set(report["results"]) == {"zoo.layers.GRU", "keras.layers.GRU"}
 
 
+def test_bench_through_fit_and_predict_on_datasets(capsys):
+    bench.main([*TINY, "--no-torch", "--cells=lstm", "--api=dataset"])
+    report = _report(capsys)
+    assert "cached datasets" in report["model"]
+    for numbers in report["results"].values():
+        assert numbers["train_tokens_per_s"] > 0 and numbers["infer_tokens_per_s"] > 0
+
+
 def test_bench_times_the_simple_rnn(capsys):
     bench.main([*TINY, "--no-torch", "--cells=rnn"])
     assert set(_report(capsys)["results"]) == {"zoo.layers.SimpleRNN", "keras.layers.SimpleRNN"}
