@@ -35,28 +35,6 @@ HARNESS = r"""
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
-dnnl::engine& cpu_engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-void* lane_buffer(int slot, size_t bytes) {
-  struct B { void* d = nullptr; size_t s = 0; };
-  thread_local std::array<B, 5> bs;
-  B& b = bs[slot];
-  if (b.s < bytes) {
-    std::free(b.d);
-    b.d = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    b.s = bytes;
-  }
-  return b.d;
-}
-struct Pointers {
-  float *x, *h0, *c0, *w_layer, *w_iter, *bias, *peephole;
-  float *y, *h_n, *c_n;
-  void* workspace;
-  float *dy, *dh_n, *dc_n;
-  float *dx, *dh0, *dc0, *dw_layer, *dw_iter, *dbias, *dpeephole;
-};
 #include "own.inc"
 double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -111,12 +89,21 @@ def build(rev, directory):
         if rev
         else open(os.path.join(ROOT, SOURCE)).read()
     )
-    start = text.index("namespace own {\n\ninline")
-    end = text.index("}  // namespace own") + len("}  // namespace own")
+    # The revision's own helpers and loop: cpu_engine, lane_buffer, Pointers, namespace own.
+    pieces = [
+        ("dnnl::engine& cpu_engine() {", "\n}\n"),
+        ("void* lane_buffer(int slot, size_t bytes) {", "\n}\n"),
+        ("struct Pointers {", "\n};\n"),
+        ("namespace own {\n\ninline", "}  // namespace own\n"),
+    ]
+    code = []
+    for first, last in pieces:
+        start = text.index(first)
+        code.append(text[start : text.index(last, start) + len(last)])
     folder = os.path.join(directory, rev or "worktree")
     os.makedirs(folder)
     with open(os.path.join(folder, "own.inc"), "w") as handle:
-        handle.write(text[start:end] + "\n")
+        handle.write("\n".join(code))
     with open(os.path.join(folder, "main.cc"), "w") as handle:
         handle.write(HARNESS)
     prefix = kernels._onednn_prefix()
