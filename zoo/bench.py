@@ -12,6 +12,7 @@ the best round are reported (tokens/s = sequences * length / seconds).
     python -m zoo.bench --api fit       # through model.fit / model.predict on NumPy arrays
     python -m zoo.bench --api dataset   # the same on cached tf.data.Datasets of the batches
     python -m zoo.bench --torch-native  # also torch without its oneDNN RNN kernels
+    python -m zoo.bench --bfloat16      # also the LSTM with matmul_precision="bfloat16"
 
 `--layer-only` times the bidirectional layer by itself (forward and backward in one
 `tf.function` for training, forward for inference), for `keras.layers` and for the zoo with the
@@ -61,6 +62,11 @@ def _parse(argv=None):
     parser.add_argument(
         "--layer-only", action="store_true", help="time the layer alone, per zoo loop setting"
     )
+    parser.add_argument(
+        "--bfloat16",
+        action="store_true",
+        help="also the zoo's LSTM with matmul_precision='bfloat16' (its inference products)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args(argv)
     for name in ("batch_size", "infer_batch_size", "length", "input_dim", "units", "rounds"):
@@ -91,10 +97,10 @@ def _bidirectional(cell, library, args, **zoo_options):
     return keras.layers.Bidirectional(recurrent(args.units, return_sequences=True))
 
 
-def _keras_model(cell, library, args):
+def _keras_model(cell, library, args, **zoo_options):
     import keras
 
-    bi = _bidirectional(cell, library, args)
+    bi = _bidirectional(cell, library, args, **zoo_options)
     inputs = keras.Input((args.length, args.input_dim), name="features")
     model = keras.Model(inputs, keras.layers.Dense(TAGS)(bi(inputs)))
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -313,6 +319,10 @@ def run(args):
                 )
             continue
         runners[f"zoo.layers.{name}"] = _KerasRunner(_keras_model(cell, "zoo", args), data, args)
+        if args.bfloat16 and cell == "lstm":
+            runners[f"zoo.layers.{name} bfloat16"] = _KerasRunner(
+                _keras_model(cell, "zoo", args, matmul_precision="bfloat16"), data, args
+            )
         runners[f"keras.layers.{name}"] = _KerasRunner(
             _keras_model(cell, "keras", args), data, args
         )

@@ -1,6 +1,7 @@
 """Issue 7 experiment: the ZooRnn op alone (bidirectional LSTM, 200 units, input 100, 40 steps).
 
     python benchmarks/experiments/kernel_op.py [--torch-first] [--batch N] [--inference]
+        [--precision float32|bfloat16]
 
 Times forward + backward (training, batch 32 by default) or the inference forward (batch 256
 with --inference) in one `tf.function`, 2 intra-op threads, and reports the minor page faults
@@ -21,6 +22,7 @@ parser.add_argument("--torch-first", action="store_true")
 parser.add_argument("--inference", action="store_true")
 parser.add_argument("--batch", type=int, default=None)
 parser.add_argument("--calls", type=int, default=30)
+parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
 args = parser.parse_args()
 if args.torch_first:
     import torch
@@ -47,7 +49,9 @@ bias = tf.Variable(tf.zeros((D, 4 * UNITS)))
 @tf.function
 def step():
     if args.inference:
-        return kernels.rnn("lstm", x, h0, c0, w_layer, w_iter, bias, training=False)[0][:, :1]
+        return kernels.rnn(
+            "lstm", x, h0, c0, w_layer, w_iter, bias, training=False, precision=args.precision
+        )[0][:, :1]
     with tf.GradientTape() as tape:
         y, _, _ = kernels.rnn("lstm", x, h0, c0, w_layer, w_iter, bias, training=True)
         loss = tf.reduce_sum(y)
@@ -63,8 +67,21 @@ for _ in range(args.calls):
 seconds = (time.perf_counter() - start) / args.calls
 after = resource.getrusage(resource.RUSAGE_SELF)
 print(
-    f"{'inference' if args.inference else 'fwd+bwd'} batch {N}: {seconds * 1000:.2f} ms per call, "
+    f"{'inference' if args.inference else 'fwd+bwd'} {args.precision} batch {N}: "
+    f"{seconds * 1000:.2f} ms per call, "
     f"{N * T / seconds:,.0f} tokens/s; per call: "
     f"{(after.ru_minflt - before.ru_minflt) / args.calls:.0f} minor faults, "
     f"{(after.ru_stime - before.ru_stime) / args.calls * 1000:.1f} ms system time"
 )
+if args.inference and args.precision != "float32":
+    outputs = {
+        precision: kernels.rnn(
+            "lstm", x, h0, c0, w_layer, w_iter, bias, training=False, precision=precision
+        )[0].numpy()
+        for precision in ("float32", args.precision)
+    }
+    difference = abs(outputs[args.precision] - outputs["float32"])
+    print(
+        f"outputs against float32's: mean |difference| {difference.mean():.2g}, "
+        f"max {difference.max():.2g}"
+    )

@@ -38,6 +38,17 @@ def test_bench_through_fit_and_predict_on_datasets(capsys):
         assert numbers["train_tokens_per_s"] > 0 and numbers["infer_tokens_per_s"] > 0
 
 
+def test_bench_times_the_bfloat16_lstm_beside_the_float32_one(capsys):
+    bench.main([*TINY, "--no-torch", "--cells=lstm,gru", "--bfloat16"])
+    assert set(_report(capsys)["results"]) == {
+        "zoo.layers.LSTM",
+        "zoo.layers.LSTM bfloat16",
+        "keras.layers.LSTM",
+        "zoo.layers.GRU",
+        "keras.layers.GRU",
+    }
+
+
 def test_bench_times_the_simple_rnn(capsys):
     bench.main([*TINY, "--no-torch", "--cells=rnn"])
     assert set(_report(capsys)["results"]) == {"zoo.layers.SimpleRNN", "keras.layers.SimpleRNN"}

@@ -312,3 +312,84 @@ def test_lstm_loop_matches_onednn_primitive(tmp_path):
             results.append([saved[key] for key in sorted(saved.files, key=lambda k: int(k[4:]))])
     assert len(results[0]) == 5 + 1 + 6  # y, 4 final states; dx, 6 weights
     assert_same(results[0], results[1])
+
+
+def _bfloat16(a):
+    """float32 -> bfloat16 -> float32, rounded to nearest even."""
+    bits = np.asarray(a, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+def _lstm_reference(x, h, c, w_layer, w_iter, bias, round_operands):
+    """One direction, left to right, in float64 after the optional bfloat16 rounding."""
+    cast = _bfloat16 if round_operands else (lambda a: a)
+    units, ys = h.shape[1], []
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    wl, wi = cast(w_layer).astype(np.float64), cast(w_iter).astype(np.float64)
+    for t in range(x.shape[1]):
+        z = cast(x[:, t]).astype(np.float64) @ wl + cast(h).astype(np.float64) @ wi + bias
+        i, f = sigmoid(z[:, :units]), sigmoid(z[:, units : 2 * units])
+        g, o = np.tanh(z[:, 2 * units : 3 * units]), sigmoid(z[:, 3 * units :])
+        c = f * c + i * g
+        h = (o * np.tanh(c)).astype(np.float32)
+        ys.append(h)
+    return np.stack(ys, 1)
+
+
+def _cpu_has_bfloat16_products():
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+@pytest.mark.skipif(not SUPPORTED, reason="the kernel is built for Linux x86-64")
+def test_bfloat16_inference_rounds_the_products_operands_only():
+    """precision="bfloat16": in inference the LSTM's own loop multiplies bfloat16 operands
+    (x, h and the weights rounded to nearest even) and keeps sums, gates and cells in float32:
+    it matches a float64 reference with the operands so rounded, and not the float32 one.
+    Training calls, and machines where the loop or the products are not there, stay float32."""
+    rng = np.random.default_rng(11)
+    n, t, features, units = 4, 6, 3, 5
+    x = rng.normal(size=(n, t, features)).astype("float32")
+    h0, c0 = (rng.normal(size=(2, n, units)).astype("float32") * 0.5 for _ in range(2))
+    w_layer = rng.normal(size=(2, features, 4 * units)).astype("float32")
+    w_iter = rng.normal(size=(2, units, 4 * units)).astype("float32") * 0.5
+    bias = rng.normal(size=(2, 4 * units)).astype("float32") * 0.1
+
+    def call(precision, training=False):
+        args = [tf.constant(a) for a in (x, h0, c0, w_layer, w_iter, bias)]
+        return kernels.rnn("lstm", *args, training=training, precision=precision)[0].numpy()
+
+    def reference(round_operands):
+        forward = _lstm_reference(x, h0[0], c0[0], w_layer[0], w_iter[0], bias[0], round_operands)
+        backward = _lstm_reference(
+            x[:, ::-1], h0[1], c0[1], w_layer[1], w_iter[1], bias[1], round_operands
+        )[:, ::-1]
+        return np.concatenate([forward, backward], -1)
+
+    full = call("float32")
+    np.testing.assert_allclose(full, reference(False), atol=2e-5)
+    rounded = call("bfloat16")
+    own_loop = len(os.sched_getaffinity(0)) <= 3  # one thread per direction (see above)
+    if own_loop and _cpu_has_bfloat16_products():
+        np.testing.assert_allclose(rounded, reference(True), atol=2e-5)
+        assert np.abs(rounded - full).max() > 1e-3
+    else:
+        np.testing.assert_array_equal(rounded, full)
+    np.testing.assert_array_equal(call("bfloat16", training=True), call("float32", training=True))
+    with pytest.raises(ValueError, match="precision"):
+        call("float16")
+
+
+def test_matmul_precision_is_a_layer_argument():
+    layer = zl.Bidirectional(zl.LSTM(5, return_sequences=True, matmul_precision="bfloat16"))
+    again = zl.Bidirectional.from_config(layer.get_config())
+    assert again.forward_layer.matmul_precision == "bfloat16"
+    assert again.backward_layer.matmul_precision == "bfloat16"
+    assert zl.GRU(3).get_config()["matmul_precision"] == "float32"
+    with pytest.raises(ValueError, match="matmul_precision"):
+        zl.LSTM(3, matmul_precision="float16")

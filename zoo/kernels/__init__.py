@@ -32,6 +32,7 @@ import tensorflow as tf
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rnn_onednn.cc")
 CELLS = ("lstm", "gru", "lbr_gru", "rnn_tanh", "rnn_relu")
+PRECISIONS = ("float32", "bfloat16")
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -259,7 +260,7 @@ def _per_direction(value, directions):
 
 
 @tf.autograph.experimental.do_not_convert
-def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False):
+def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False, precision="float32"):
     """Runs `ZooRnn`; differentiable. Returns (y, h_n, c_n).
 
     Shapes as in rnn_onednn.cc: `x` [batch, time, features]; the per-direction arguments are
@@ -267,7 +268,12 @@ def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False):
     first axis. With two directions and one `x`, the second reads it right to left; `x` may
     also be a list of one tensor per direction, each read left to right (a masked
     `Bidirectional` gives the backward direction its sequences reversed within their lengths).
+    `precision="bfloat16"`: the LSTM's own loop (no peepholes, a lane of one thread) runs
+    inference calls (`training=False`) with bfloat16 matrix products, float32 accumulation and
+    float32 gates, where oneDNN has bfloat16 products for the CPU; every other call float32.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
     module = load()
@@ -290,6 +296,7 @@ def rnn(cell, x, h0, c0, w_layer, w_iter, bias, peephole=None, training=False):
         empty if peephole is None else _per_direction(peephole, directions),
         cell=cell,
         training=training,
+        precision=precision,
     )
     return y, h_n, c_n
 

@@ -31,6 +31,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <pthread.h>
@@ -149,6 +150,7 @@ struct Problem {
   std::string cell;
   bool peephole, reverse;
   bool single_thread = false;  // run on a lane of one thread
+  bool bf16 = false;           // ZooRnn's precision="bfloat16" (the LSTM loop's inference)
   int64_t N, T, C, O, G, Gb, width;
   memory::desc src, dst, state, w_layer, w_iter, bias, w_peephole;
   memory::desc w_layer_any, w_iter_any;
@@ -442,6 +444,46 @@ void step(StepProduct& product, const memory& packed, const float* src, float* d
                             {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, packed}, {DNNL_ARG_DST, c}});
 }
 
+// bfloat16 inference (ZooRnn's precision="bfloat16"): each step one product
+// [x_t, h_prev] [W; U] of bfloat16 operands (rounded to nearest even) accumulated in float32;
+// the gates and cells stay float32. Null where oneDNN has no bfloat16 matmul for this CPU.
+struct Bf16Product {
+  dnnl::matmul primitive;
+  memory::desc src, packed, dst;
+};
+
+Bf16Product* bf16_product(int64_t N, int64_t K, int64_t G4) {
+  thread_local std::unordered_map<std::string, std::unique_ptr<Bf16Product>> cache;
+  std::string key = std::to_string(N) + "," + std::to_string(K) + "," + std::to_string(G4);
+  auto found = cache.find(key);
+  if (found != cache.end()) return found->second.get();
+  if (cache.size() >= 64) cache.clear();
+  std::unique_ptr<Bf16Product> p(new Bf16Product);
+  try {
+    p->src = memory::desc({N, K}, dt::bf16, tag::ab);
+    p->dst = memory::desc({N, G4}, dt::f32, tag::ab);
+    auto pd = dnnl::matmul::primitive_desc(
+        cpu_engine(), p->src, memory::desc({K, G4}, dt::bf16, tag::any), p->dst);
+    p->packed = pd.weights_desc();
+    p->primitive = dnnl::matmul(pd);
+  } catch (const dnnl::error&) {
+    p.reset();
+  }
+  return cache.emplace(key, std::move(p)).first->second.get();
+}
+
+// float32 -> bfloat16, rounded to nearest even (NaN stays NaN).
+inline void to_bf16(const float* from, uint16_t* to, int64_t n) {
+#pragma GCC ivdep
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, from + i, sizeof(bits));
+    uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+    to[i] = (bits & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>((bits >> 16) | 0x40u)
+                                                 : static_cast<uint16_t>(rounded);
+  }
+}
+
 int64_t workspace_bytes(int64_t N, int64_t T, int64_t O) {
   return (N * T * 5 * O * static_cast<int64_t>(sizeof(float)) + 63) / 64 * 64;
 }
@@ -513,6 +555,46 @@ struct Lstm {
       const float* c = training ? cells + (n * T + last) * O : cells + n * O;
       std::memcpy(at.c_n + n * O, c, O * sizeof(float));
     }
+  }
+
+  // Inference with bfloat16 products (see Bf16Product); false, having done nothing, where
+  // oneDNN has none for this CPU. `scratch` as for forward(at, false, scratch).
+  bool forward_bf16(const Pointers& at, float* scratch) const {
+    const int64_t G4 = G(), K = C + O;
+    Bf16Product* product = bf16_product(N, K, G4);
+    if (product == nullptr) return false;
+    auto& e = cpu_engine();
+    dnnl::stream stream(e);
+    // [W; U] in float32, then packed as the product wants it, in bfloat16
+    float* joint = static_cast<float*>(lane_buffer(1, K * G4 * sizeof(float)));
+    std::memcpy(joint, at.w_layer, C * G4 * sizeof(float));
+    std::memcpy(joint + C * G4, at.w_iter, O * G4 * sizeof(float));
+    memory user(memory::desc({K, G4}, dt::f32, tag::ab), e, joint);
+    memory packed(product->packed, e, lane_buffer(0, product->packed.get_size()));
+    dnnl::reorder(user, packed).execute(stream, user, packed);
+    auto* src = static_cast<uint16_t*>(lane_buffer(2, N * K * sizeof(uint16_t)));
+    float* z = scratch;
+    float* cells = scratch + N * G4;
+    std::memcpy(cells, at.c0, N * O * sizeof(float));
+    memory a(product->src, e, src), c(product->dst, e, z);
+    for (int64_t k = 0; k < T; ++k) {
+      const int64_t t = step(k), prev = reverse ? t + 1 : t - 1;
+      const float* h = k == 0 ? at.h0 : at.y + prev * width;
+      const int64_t ldh = k == 0 ? O : T * width;
+      for (int64_t n = 0; n < N; ++n) {
+        to_bf16(at.x + (n * T + t) * C, src + n * K, C);
+        to_bf16(h + n * ldh, src + n * K + C, O);
+      }
+      product->primitive.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, packed},
+                                          {DNNL_ARG_DST, c}});
+      gates(z, G4, at.bias, cells, O, cells, O, at.y + t * width, T * width);
+    }
+    const int64_t last = step(T - 1);
+    for (int64_t n = 0; n < N; ++n) {
+      std::memcpy(at.h_n + n * O, at.y + (n * T + last) * width, O * sizeof(float));
+      std::memcpy(at.c_n + n * O, cells + n * O, O * sizeof(float));
+    }
+    return true;
   }
 
   // dG and the shifted outputs live in lane memory: `scratch` holds N*T*(4O + O) + 2*N*O floats.
@@ -613,6 +695,7 @@ void run_forward(const Problem& p, bool training, const Pointers& at) {
     float* scratch = nullptr;
     if (!training)
       scratch = static_cast<float*>(lane_buffer(4, p.N * 5 * p.O * sizeof(float)));
+    if (!training && p.bf16 && own_lstm(p).forward_bf16(at, scratch)) return;
     own_lstm(p).forward(at, training, scratch);
     return;
   }
@@ -719,9 +802,12 @@ class RnnKernel : public OpKernel {
 
   bool lstm() const { return cell_ == "lstm"; }
 
+  bool bf16_ = false;  // ZooRnn's precision attribute is "bfloat16"
+
   Problem problem(const Inputs& in, int d) const {
     Problem p(cell_, in.peephole_on, in.X == 1 && d == 1, in.N, in.T, in.C, in.O, in.D * in.O);
     p.single_thread = lane(in.D == 1 ? 0 : 1 + d).threads() == 1;
+    p.bf16 = bf16_;
     return p;
   }
 
@@ -828,6 +914,9 @@ class ZooRnnOp : public RnnKernel {
  public:
   explicit ZooRnnOp(OpKernelConstruction* ctx) : RnnKernel(ctx) {
     OP_REQUIRES_OK(ctx, ctx->GetAttr("training", &training_));
+    std::string precision;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("precision", &precision));
+    bf16_ = precision == "bfloat16";
   }
 
  protected:
@@ -950,6 +1039,7 @@ REGISTER_OP("ZooRnn")
     .Attr("D: int >= 1")
     .Attr("cell: {'lstm', 'gru', 'lbr_gru', 'rnn_tanh', 'rnn_relu'}")
     .Attr("training: bool = false")
+    .Attr("precision: {'float32', 'bfloat16'} = 'float32'")
     .SetShapeFn([](InferenceContext* c) {
       int64_t D, X;
       TF_RETURN_IF_ERROR(c->GetAttr("D", &D));

@@ -102,6 +102,7 @@ class Bidirectional(keras.layers.Layer):
             both(3),
             None if specs[0][4] is None else both(4),
             training=bool(training),
+            precision=self.forward_layer.matmul_precision,
         )
         units = self.forward_layer.units
         if self.return_sequences:
@@ -137,6 +138,7 @@ class Bidirectional(keras.layers.Layer):
             [spec[3] for spec in specs],
             None if specs[0][4] is None else [spec[4] for spec in specs],
             training=bool(training),
+            precision=self.forward_layer.matmul_precision,
         )
         units = self.forward_layer.units
         results = []
