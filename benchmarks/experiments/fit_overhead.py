@@ -16,11 +16,9 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-from zoo import layers as zl  # noqa: E402
+from tagger import model_of  # noqa: E402
 
 tf.config.threading.set_intra_op_parallelism_threads(2)
 tf.config.threading.set_inter_op_parallelism_threads(2)
@@ -28,19 +26,6 @@ rng = np.random.default_rng(0)
 x = rng.normal(size=(960, 40, 100)).astype("float32")
 y = rng.integers(0, 9, size=(960, 40)).astype("int32")
 x_infer = rng.normal(size=(4096, 40, 100)).astype("float32")
-
-
-def model_of(kind):
-    inputs = keras.Input((40, 100), name="features")
-    if kind == "zoo":
-        h = zl.Bidirectional(zl.LSTM(200, return_sequences=True))(inputs)
-    elif kind == "keras":
-        h = keras.layers.Bidirectional(keras.layers.LSTM(200, return_sequences=True))(inputs)
-    else:
-        h = keras.layers.Dense(400)(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(9)(h))
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
 
 
 train_batches = [

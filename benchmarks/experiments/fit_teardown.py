@@ -24,13 +24,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras.src.trainers.data_adapters import array_data_adapter  # noqa: E402
-
-from zoo import layers as zl  # noqa: E402
+from tagger import KINDS, model_of  # noqa: E402
 
 tf.config.threading.set_intra_op_parallelism_threads(2)
 tf.config.threading.set_inter_op_parallelism_threads(2)
 parser = argparse.ArgumentParser()
-parser.add_argument("kind", choices=["zoo", "keras", "dense"])
+parser.add_argument("kind", choices=KINDS)
 parser.add_argument("--rounds", type=int, default=10)
 parser.add_argument("--examples", type=int, default=960)
 args = parser.parse_args()
@@ -40,15 +39,7 @@ x = rng.normal(size=(args.examples, 40, 100)).astype("float32")
 y = rng.integers(0, 9, size=(args.examples, 40)).astype("int32")
 x_infer = rng.normal(size=(4096, 40, 100)).astype("float32")
 
-inputs = keras.Input((40, 100), name="features")
-if kind == "zoo":
-    h = zl.Bidirectional(zl.LSTM(200, return_sequences=True))(inputs)
-elif kind == "keras":
-    h = keras.layers.Bidirectional(keras.layers.LSTM(200, return_sequences=True))(inputs)
-else:
-    h = keras.layers.Dense(400)(inputs)
-model = keras.Model(inputs, keras.layers.Dense(9)(h))
-model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+model = model_of(kind)
 
 keras_dataset = array_data_adapter.ArrayDataAdapter.get_tf_dataset
 

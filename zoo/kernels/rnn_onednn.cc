@@ -549,11 +549,15 @@ struct Lstm {
       gates(z, ldz, at.bias, c_prev, ld_prev, c_out, training ? T * O : O, at.y + t * width,
             T * width);
     }
+    finals(at, training ? cells + step(T - 1) * O : cells, training ? T * O : O);
+  }
+
+  // h_n and c_n: the last step's outputs, and its cells (rows `ldc` apart from `c_last`).
+  void finals(const Pointers& at, const float* c_last, int64_t ldc) const {
     const int64_t last = step(T - 1);
     for (int64_t n = 0; n < N; ++n) {
       std::memcpy(at.h_n + n * O, at.y + (n * T + last) * width, O * sizeof(float));
-      const float* c = training ? cells + (n * T + last) * O : cells + n * O;
-      std::memcpy(at.c_n + n * O, c, O * sizeof(float));
+      std::memcpy(at.c_n + n * O, c_last + n * ldc, O * sizeof(float));
     }
   }
 
@@ -589,11 +593,7 @@ struct Lstm {
                                           {DNNL_ARG_DST, c}});
       gates(z, G4, at.bias, cells, O, cells, O, at.y + t * width, T * width);
     }
-    const int64_t last = step(T - 1);
-    for (int64_t n = 0; n < N; ++n) {
-      std::memcpy(at.h_n + n * O, at.y + (n * T + last) * width, O * sizeof(float));
-      std::memcpy(at.c_n + n * O, cells + n * O, O * sizeof(float));
-    }
+    finals(at, cells, O);
     return true;
   }
 

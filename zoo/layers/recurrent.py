@@ -51,7 +51,8 @@ class Recurrent(keras.layers.Layer):
             operands (inputs, states and weights rounded to nearest even) with float32 sums,
             gates and cells in float32.
             Outputs move by ~2e-4 on average, a few 1e-3 at most; training, the other cells and
-            every other path stay float32. README, "Benchmark", has the speed.
+            every other path stay float32 (a `Bidirectional` follows its forward layer's
+            setting). README, "Benchmark", has the speed.
         **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
             initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
 
