@@ -4,6 +4,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# On a GPU, TensorFlow's float32 products default to TensorFloat-32 (10-bit mantissas); the
+# tests compare paths to 2e-5, so they run in full float32 there as on the CPU.
+tf.config.experimental.enable_tensor_float_32_execution(False)
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,15 @@ No GPU is needed: `CudnnRNNV3` is stood in for by `fake_cudnn_rnn_v3`, which com
 cuDNN documents (its equations, its parameter layout, sequence lengths) with standard ops. The
 stand-in is first checked against Keras's own cuDNN code path (`keras.layers.LSTM`/`GRU` on a
 GPU) on Keras's CPU results, so the zoo's parameter layout is checked against the layout Keras
-feeds the real op; then every layer through the cuDNN path is compared with its loops.
+feeds the real op; then every layer through the cuDNN path is compared with its loops. On a
+machine with a CUDA GPU the same tests run a second time with the real op (`gpu` fixture's
+"cuda"), and the export test also loads the model in a process that sees no GPU.
 """
 
 import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -92,12 +97,26 @@ def calls():
     return []
 
 
-@pytest.fixture
-def gpu(monkeypatch, calls):
-    """As on a CUDA GPU machine: the oneDNN op off, the stand-in for cuDNN's op on."""
+CUDA = bool(tf.config.list_logical_devices("GPU")) and tf.test.is_built_with_cuda()
+
+
+@pytest.fixture(params=["stand-in", "cuda"])
+def gpu(request, monkeypatch, calls):
+    """As on a CUDA GPU machine: the oneDNN op off, cuDNN's op on: the stand-in everywhere, the
+    real `CudnnRNNV3` where there is a CUDA GPU. Returns the rnn modes run, in order."""
     monkeypatch.setitem(kernels._state, "gpu", True)
     monkeypatch.setitem(cudnn._state, "cuda", True)
-    monkeypatch.setattr(cudnn, "_op", lambda **kw: fake_cudnn_rnn_v3(calls=calls, **kw))
+    if request.param == "stand-in":
+        monkeypatch.setattr(cudnn, "_op", lambda **kw: fake_cudnn_rnn_v3(calls=calls, **kw))
+        return calls
+    if not CUDA:
+        pytest.skip("no CUDA GPU")
+
+    def real(**kwargs):
+        calls.append(kwargs["rnn_mode"])
+        return tf.raw_ops.CudnnRNNV3(**kwargs)
+
+    monkeypatch.setattr(cudnn, "_op", real)
     return calls
 
 
@@ -223,3 +242,43 @@ def test_export_on_a_gpu_machine_holds_no_cudnn_op(gpu, tmp_path):
         graph_ops |= {node.op for node in function.cached_definition.node_def}
     assert not any(op.startswith("Cudnn") for op in graph_ops), json.dumps(sorted(graph_ops))
     np.testing.assert_allclose(loaded.serve(tf.constant(X)), expected, atol=1e-5)
+    if not CUDA:
+        return
+    # Exported where a GPU ran cuDNN: a process that sees no GPU loads it and gets the same.
+    np.save(tmp_path / "x.npy", X)
+    script = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        "assert not tf.config.list_logical_devices('GPU')\n"
+        "model = tf.saved_model.load(sys.argv[1])\n"
+        "np.save(sys.argv[3], model.serve(tf.constant(np.load(sys.argv[2]))).numpy())\n"
+    )
+    paths = [str(tmp_path / name) for name in ("model", "x.npy", "y.npy")]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    subprocess.run([sys.executable, "-c", script, *paths], env=env, check=True)
+    np.testing.assert_allclose(np.load(paths[2]), expected, atol=1e-5)
+
+
+def test_layers_that_may_run_cudnn_keep_keras_from_xla():
+    """As keras.layers.LSTM: Keras's jit_compile="auto" compiles a model with XLA on a GPU, where
+    cuDNN's op cannot run, unless a layer says it does not support XLA."""
+    may = [
+        zl.LSTM(4),
+        zl.GRU(4, reset_after=True),
+        zl.SimpleRNN(4, activation="relu"),
+        zl.LSTM(4, dtype="mixed_float16"),
+    ]
+    never = [
+        zl.LSTM(4, peephole=True),
+        zl.LSTM(4, kernel=False),
+        zl.GRU(4),  # reset_after=False: not cuDNN's GRU
+        zl.GRU(4, variant="minimal"),
+        zl.SimpleRNN(4, activation="sigmoid"),
+        zl.LSTM(4, dtype="bfloat16"),
+    ]
+    assert [layer.supports_jit for layer in may] == [False] * len(may)
+    assert [layer.supports_jit for layer in never] == [True] * len(never)
+    trainer = pytest.importorskip("keras.src.trainers.trainer")
+    for layer, expected in ((zl.LSTM(4, return_sequences=True), False), (never[0], True)):
+        inputs = keras.Input((6, 3), name="features")
+        model = keras.Model(inputs, zl.Bidirectional(layer)(inputs))
+        assert trainer.model_supports_jit(model) is expected

@@ -21,6 +21,8 @@ from zoo import kernels
 from zoo import layers as zl
 
 SUPPORTED = platform.system() == "Linux" and platform.machine() == "x86_64"
+# Where TensorFlow sees a GPU the layers run cuDNN's kernel, not this op (test_cudnn.py).
+CPU_ONLY = not tf.config.list_logical_devices("GPU")
 X = np.random.default_rng(5).normal(size=(4, 6, 3)).astype("float32")
 RIGHT_PADDED = np.arange(6)[None, :] < np.array([6, 3, 0, 1])[:, None]
 WITH_HOLES = np.array(
@@ -145,6 +147,7 @@ def _op_types(function, *args):
 
 
 @pytest.mark.skipif(not SUPPORTED, reason="the kernel is built for Linux x86-64")
+@pytest.mark.skipif(not CPU_ONLY, reason="on a GPU the layers run cuDNN's kernel")
 def test_kernel_runs_where_allowed_and_not_elsewhere():
     x = tf.constant(X)
     bi = zl.Bidirectional(zl.LSTM(5, return_sequences=True))
@@ -173,6 +176,7 @@ def _zoo_rnn_ops(function, *args):
 
 
 @pytest.mark.skipif(not SUPPORTED, reason="the kernel is built for Linux x86-64")
+@pytest.mark.skipif(not CPU_ONLY, reason="on a GPU the layers run cuDNN's kernel")
 def test_bidirectional_runs_both_directions_in_one_op():
     """Unmasked: one op reading one x both ways. Masked (right-padded) or with input dropout in
     training: one op all the same, each direction given the x it reads (two x)."""
@@ -203,6 +207,7 @@ def test_exported_model_has_no_kernel_op_and_loads_with_tensorflow_alone(tmp_pat
     script = f"""
 import json, sys
 import numpy as np, tensorflow as tf
+tf.config.experimental.enable_tensor_float_32_execution(False)  # as the tests, on a GPU
 loaded = tf.saved_model.load({str(tmp_path / "model")!r})
 graph_ops = set()
 for function in loaded.signatures.values():

@@ -89,6 +89,26 @@ def _build_dirs():
     return [here, os.path.join(os.path.expanduser("~"), ".cache", "zoo", "kernels")]
 
 
+def _accepts(compiler, flag):
+    """Whether `compiler` knows `flag` (False also when it cannot be run)."""
+    try:
+        result = subprocess.run(
+            [compiler, flag, "-x", "c++", "-E", os.devnull], capture_output=True, check=False
+        )
+    except OSError:
+        return False
+    return result.returncode == 0
+
+
+def _target_flags(compiler):
+    """-march=native, less AVX-512 FP16: TensorFlow 2.21's Eigen headers do not compile with it
+    (g++ 12, `predux_half_dowto4`), and the kernels have no half-precision code."""
+    flags = ["-march=native"]
+    if "avx512_fp16" in _cpu_flags() and _accepts(compiler, "-mno-avx512fp16"):
+        flags.append("-mno-avx512fp16")
+    return flags
+
+
 def build(verbose=False):
     """Compiles the kernel library if needed; returns its path. Raises `BuildError`."""
     prefix = _onednn_prefix()
@@ -101,7 +121,7 @@ def build(verbose=False):
     command = [
         compiler,
         "-O3",
-        "-march=native",
+        *_target_flags(compiler),
         "-fno-trapping-math",  # lets the gate loops vectorize (floorf in exp)
         "-fno-math-errno",
         "-shared",

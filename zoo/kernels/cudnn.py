@@ -37,6 +37,16 @@ def usable(dtype="float32"):
     return dtype in DTYPES and kernels.gpu_present() and _cuda_build() and kernels.allowed_here()
 
 
+def supports_cell(cell):
+    """Whether cuDNN computes this cell's function, from its configuration alone (no weights
+    needed): `supports(cell.kernel_spec())` once built, where a GPU is present."""
+    return (
+        cell.kernel_name() in MODES
+        and not getattr(cell, "peephole", False)
+        and cell.compute_dtype in DTYPES
+    )
+
+
 def supports(spec):
     """Whether cuDNN computes the function of this `cell.kernel_spec()`."""
     return spec is not None and spec[0] in MODES and spec[4] is None

@@ -183,6 +183,11 @@ class RecurrentCell(DropoutMasks, keras.layers.Layer):
         a_in = _recurrent_input(prev_states[0], recurrent_mask)
         return (_outer_sum(a_in, dz_rec),)
 
+    def kernel_name(self):
+        """The fused kernels' name for this cell's function (`zoo.kernels.CELLS`), from its
+        configuration alone, or None when no kernel computes it; `kernel_spec` agrees."""
+        return None
+
     def kernel_spec(self):
         """This cell in the terms of `zoo.kernels.rnn`, or None when the kernel cannot run it.
 

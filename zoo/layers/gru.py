@@ -178,11 +178,16 @@ class GRUCell(RecurrentCell):
         d_kernel_c = _outer_sum(gamma_r * c_in, dz_rec[..., 2 * units :])
         return (tf.concat([d_kernel_ur, d_kernel_c], axis=-1),)
 
-    def kernel_spec(self):
+    def kernel_name(self):
         if self.variant != "full" or not (
             self._activation_is(self.activation, "tanh")
             and self._activation_is(self.recurrent_activation, "sigmoid")
         ):
+            return None
+        return "lbr_gru" if self.reset_after else "gru"
+
+    def kernel_spec(self):
+        if self.kernel_name() is None:
             return None
         # oneDNN's GRU keeps u * c<t-1> + (1 - u) * c~ where the zoo keeps Γu * c~ + (1 - Γu) *
         # c<t-1>: its u is 1 - Γu = σ(-z_u), so the update block's weights enter negated.

@@ -157,11 +157,13 @@ class LSTMCell(RecurrentCell):
         )
         return grads + (d_peephole,)
 
+    def kernel_name(self):
+        tanh = self._activation_is(self.activation, "tanh")
+        sigmoid = self._activation_is(self.recurrent_activation, "sigmoid")
+        return "lstm" if tanh and sigmoid else None
+
     def kernel_spec(self):
-        if not (
-            self._activation_is(self.activation, "tanh")
-            and self._activation_is(self.recurrent_activation, "sigmoid")
-        ):
+        if self.kernel_name() is None:
             return None
         # oneDNN's gate order (i, f, c~, o) and peephole order (i, f, o) are the zoo's.
         peephole = None

@@ -102,6 +102,10 @@ class Recurrent(keras.layers.Layer):
         self.matmul_precision = matmul_precision
         self.states = None
         self.supports_masking = True
+        if self.kernel and not return_gates and cudnn.supports_cell(self.cell):
+            # As keras.layers.LSTM: cuDNN's op has no XLA kernel, so a model holding a layer
+            # that may run it is not compiled with XLA by Keras's jit_compile="auto" (on a GPU).
+            self.supports_jit = False
 
     @property
     def units(self):

@@ -46,12 +46,18 @@ class SimpleRNNCell(RecurrentCell):
             d_a_prev = d_a_prev * recurrent_mask
         return dz, (d_a_prev,), dz
 
-    def kernel_spec(self):
+    def kernel_name(self):
         for name in ("tanh", "relu"):
             if self._activation_is(self.activation, name):
-                kernel, recurrent = self._cast(self.kernel), self._cast(self.recurrent_kernel)
-                return f"rnn_{name}", kernel, recurrent, self._bias_or_zeros(self.units), None
+                return f"rnn_{name}"
         return None
+
+    def kernel_spec(self):
+        name = self.kernel_name()
+        if name is None:
+            return None
+        kernel, recurrent = self._cast(self.kernel), self._cast(self.recurrent_kernel)
+        return name, kernel, recurrent, self._bias_or_zeros(self.units), None
 
 
 @keras.saving.register_keras_serializable(package="zoo")
