@@ -258,9 +258,7 @@ def test_export_on_a_gpu_machine_holds_no_cudnn_op(gpu, tmp_path):
     np.testing.assert_allclose(np.load(paths[2]), expected, atol=1e-5)
 
 
-def test_layers_that_may_run_cudnn_keep_keras_from_xla():
-    """As keras.layers.LSTM: Keras's jit_compile="auto" compiles a model with XLA on a GPU, where
-    cuDNN's op cannot run, unless a layer says it does not support XLA."""
+def _cudnn_configurations():
     may = [
         zl.LSTM(4),
         zl.GRU(4, reset_after=True),
@@ -274,11 +272,35 @@ def test_layers_that_may_run_cudnn_keep_keras_from_xla():
         zl.GRU(4, variant="minimal"),
         zl.SimpleRNN(4, activation="sigmoid"),
         zl.LSTM(4, dtype="bfloat16"),
+        zl.LSTM(4, return_gates=True),
     ]
+    return may, never
+
+
+def _model_supports_jit(monkeypatch, layer):
+    """Keras's own answer (what jit_compile="auto" asks), op determinism aside: another test
+    may have turned that on for the process, and Keras then declines XLA for any model."""
+    trainer = pytest.importorskip("keras.src.trainers.trainer")
+    from tensorflow.python.framework import config
+
+    monkeypatch.setattr(config, "is_op_determinism_enabled", lambda: False)
+    inputs = keras.Input((6, 3), name="features")
+    return trainer.model_supports_jit(keras.Model(inputs, zl.Bidirectional(layer)(inputs)))
+
+
+def test_layers_that_may_run_cudnn_keep_keras_from_xla(gpu, monkeypatch):
+    """As keras.layers.LSTM: Keras's jit_compile="auto" compiles a model with XLA on a GPU, where
+    cuDNN's op cannot run, unless a layer says it does not support XLA."""
+    may, never = _cudnn_configurations()
     assert [layer.supports_jit for layer in may] == [False] * len(may)
     assert [layer.supports_jit for layer in never] == [True] * len(never)
-    trainer = pytest.importorskip("keras.src.trainers.trainer")
-    for layer, expected in ((zl.LSTM(4, return_sequences=True), False), (never[0], True)):
-        inputs = keras.Input((6, 3), name="features")
-        model = keras.Model(inputs, zl.Bidirectional(layer)(inputs))
-        assert trainer.model_supports_jit(model) is expected
+    assert _model_supports_jit(monkeypatch, zl.LSTM(4, return_sequences=True)) is False
+    assert _model_supports_jit(monkeypatch, zl.LSTM(4, return_sequences=True, peephole=True))
+
+
+@pytest.mark.skipif(CUDA, reason="a CUDA GPU is present")
+def test_without_a_gpu_every_layer_supports_xla(monkeypatch):
+    """No cuDNN here: jit_compile=True compiles the zoo's loops, as it always did."""
+    may, never = _cudnn_configurations()
+    assert all(layer.supports_jit for layer in may + never)
+    assert _model_supports_jit(monkeypatch, zl.LSTM(4, return_sequences=True))

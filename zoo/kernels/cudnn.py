@@ -29,17 +29,24 @@ def _cuda_build():
     return _state["cuda"]
 
 
+def available():
+    """Whether TensorFlow here is a CUDA build that sees a GPU (asked once per process)."""
+    from zoo import kernels
+
+    return kernels.gpu_present() and _cuda_build()
+
+
 @tf.autograph.experimental.do_not_convert
 def usable(dtype="float32"):
     """Whether a layer called now may put `CudnnRNNV3` into its graph."""
     from zoo import kernels
 
-    return dtype in DTYPES and kernels.gpu_present() and _cuda_build() and kernels.allowed_here()
+    return dtype in DTYPES and available() and kernels.allowed_here()
 
 
 def supports_cell(cell):
     """Whether cuDNN computes this cell's function, from its configuration alone (no weights
-    needed): `supports(cell.kernel_spec())` once built, where a GPU is present."""
+    needed): `supports(cell.kernel_spec())` once built."""
     return (
         cell.kernel_name() in MODES
         and not getattr(cell, "peephole", False)

@@ -102,10 +102,18 @@ class Recurrent(keras.layers.Layer):
         self.matmul_precision = matmul_precision
         self.states = None
         self.supports_masking = True
-        if self.kernel and not return_gates and cudnn.supports_cell(self.cell):
-            # As keras.layers.LSTM: cuDNN's op has no XLA kernel, so a model holding a layer
-            # that may run it is not compiled with XLA by Keras's jit_compile="auto" (on a GPU).
-            self.supports_jit = False
+
+    @property
+    def supports_jit(self):
+        """False where this layer may run cuDNN's op, which has no XLA kernel (as
+        keras.layers.LSTM): on a GPU Keras's `jit_compile="auto"` then leaves the model to
+        TensorFlow, and cuDNN runs. True elsewhere, so `jit_compile=True` compiles the loops."""
+        may_run_cudnn = self.kernel and not self.return_gates and cudnn.available()
+        return self._supports_jit and not (may_run_cudnn and cudnn.supports_cell(self.cell))
+
+    @supports_jit.setter
+    def supports_jit(self, value):  # keras.layers.Layer sets it
+        self._supports_jit = value
 
     @property
     def units(self):
