@@ -10,9 +10,6 @@ machine with a CUDA GPU the same tests run a second time with the real op (`gpu`
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -20,7 +17,16 @@ import pytest
 import tensorflow as tf
 
 from tests.zoo.layers.helpers import randomize
-from tests.zoo.test_kernels import LAYERS, WITH_HOLES, X, _op_types, assert_same, pair, run
+from tests.zoo.test_kernels import (
+    LAYERS,
+    WITH_HOLES,
+    X,
+    _op_types,
+    assert_same,
+    pair,
+    run,
+    serve_in_new_process,
+)
 from zoo import kernels
 from zoo import layers as zl
 from zoo.kernels import cudnn
@@ -245,17 +251,9 @@ def test_export_on_a_gpu_machine_holds_no_cudnn_op(gpu, tmp_path):
     if not CUDA:
         return
     # Exported where a GPU ran cuDNN: a process that sees no GPU loads it and gets the same.
-    np.save(tmp_path / "x.npy", X)
-    script = (
-        "import sys, numpy as np, tensorflow as tf\n"
-        "assert not tf.config.list_logical_devices('GPU')\n"
-        "model = tf.saved_model.load(sys.argv[1])\n"
-        "np.save(sys.argv[3], model.serve(tf.constant(np.load(sys.argv[2]))).numpy())\n"
-    )
-    paths = [str(tmp_path / name) for name in ("model", "x.npy", "y.npy")]
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
-    subprocess.run([sys.executable, "-c", script, *paths], env=env, check=True)
-    np.testing.assert_allclose(np.load(paths[2]), expected, atol=1e-5)
+    report = serve_in_new_process(str(tmp_path / "model"), X, CUDA_VISIBLE_DEVICES="")
+    assert not report["gpu"]
+    np.testing.assert_allclose(report["out"], expected, atol=1e-5)
 
 
 def _cudnn_configurations():

@@ -197,30 +197,39 @@ def test_gradient_of_an_inference_call():
     assert_same(run(with_kernel, None, False)[1], run(without, None, False)[1])
 
 
+def serve_in_new_process(model_dir, x, **env):
+    """Loads the export at `model_dir` in a new Python process, TensorFlow alone, and serves `x`
+    there; `env` adds to its environment. Returns {"zoo": whether the zoo got imported, "ops":
+    the graphs' Zoo ops, "gpu": whether it saw a GPU, "out": the output}."""
+    x_path = os.path.join(os.path.dirname(model_dir), "served.npy")
+    np.save(x_path, x)
+    script = f"""
+import json, sys
+import numpy as np, tensorflow as tf
+tf.config.experimental.enable_tensor_float_32_execution(False)  # as the tests, on a GPU
+loaded = tf.saved_model.load({model_dir!r})
+graph_ops = set()
+for function in loaded.signatures.values():
+    graph_ops |= {{op.type for op in function.graph.get_operations()}}
+out = loaded.serve(tf.constant(np.load({x_path!r})))
+print(json.dumps({{"zoo": "zoo" in sys.modules, "ops": sorted(o for o in graph_ops if "Zoo" in o),
+                  "gpu": bool(tf.config.list_logical_devices("GPU")),
+                  "out": np.asarray(out).tolist()}}))
+"""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_exported_model_has_no_kernel_op_and_loads_with_tensorflow_alone(tmp_path):
     inputs = keras.Input((6, 3), name="features")
     outputs = keras.layers.Dense(2)(zl.Bidirectional(zl.LSTM(4, return_sequences=True))(inputs))
     model = keras.Model(inputs, outputs)
     expected = model.predict_on_batch(X)  # traced with the kernel first
     model.export(str(tmp_path / "model"), verbose=False)
-    np.save(tmp_path / "x.npy", X)
-    script = f"""
-import json, sys
-import numpy as np, tensorflow as tf
-tf.config.experimental.enable_tensor_float_32_execution(False)  # as the tests, on a GPU
-loaded = tf.saved_model.load({str(tmp_path / "model")!r})
-graph_ops = set()
-for function in loaded.signatures.values():
-    graph_ops |= {{op.type for op in function.graph.get_operations()}}
-out = loaded.serve(tf.constant(np.load({str(tmp_path / "x.npy")!r})))
-print(json.dumps({{"zoo": "zoo" in sys.modules, "ops": sorted(o for o in graph_ops if "Zoo" in o),
-                  "out": np.asarray(out).tolist()}}))
-"""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = serve_in_new_process(str(tmp_path / "model"), X)
     assert not report["zoo"] and report["ops"] == []
     np.testing.assert_allclose(report["out"], expected, atol=1e-5)
 

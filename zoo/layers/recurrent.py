@@ -162,8 +162,7 @@ class Recurrent(keras.layers.Layer):
         if zoo_kernels.usable():
             return self.cell.kernel_spec() if self.compute_dtype == "float32" else None
         if cudnn.usable(self.compute_dtype):
-            spec = self.cell.kernel_spec()
-            return spec if cudnn.supports(spec) else None
+            return self.cell.kernel_spec() if cudnn.supports_cell(self.cell) else None
         return None
 
     def initial_states(self, batch, initial_state=None):
