@@ -112,13 +112,24 @@ class Sides:
     """How a model turns each side's text into ids and back: a vocabulary and a level each."""
 
     def __init__(
-        self, source_vocab, target_vocab, source_level, target_level, beam=1, lowercase=False
+        self,
+        source_vocab,
+        target_vocab,
+        source_level,
+        target_level,
+        beam=1,
+        lowercase=False,
+        reverse_targets=False,
     ):
         self.source_vocab, self.target_vocab = source_vocab, target_vocab
         self.source_level, self.target_level = source_level, target_level
         self.beam = beam  # the model's decoding default (`--beam` overrides it)
         # sources are lower-cased before they are split (CMUdict words: "Hello" is "hello")
         self.lowercase = lowercase
+        # the network writes targets last token first (`train --reverse-targets`); encode_target
+        # and decode turn them round, so outputs read as usual
+        self.reverse_targets = reverse_targets
+        self.reranker = None  # a `pipelines.rerank.Reranker` where the model folder has one
 
     @staticmethod
     def split(text, level):
@@ -135,7 +146,15 @@ class Sides:
         return "".join(pieces) if level == "char" else " ".join(pieces)
 
     @classmethod
-    def build(cls, examples, source_level, target_level, max_vocab=None, lowercase=False):
+    def build(
+        cls,
+        examples,
+        source_level,
+        target_level,
+        max_vocab=None,
+        lowercase=False,
+        reverse_targets=False,
+    ):
         from pipelines.text import Vocabulary
 
         fold = str.lower if lowercase else str
@@ -149,6 +168,7 @@ class Sides:
             source_level,
             target_level,
             lowercase=lowercase,
+            reverse_targets=reverse_targets,
         )
 
     def encode_source(self, text):
@@ -160,10 +180,13 @@ class Sides:
         )
 
     def encode_target(self, text):
-        return np.asarray(self.target_vocab.encode(self.split(text, self.target_level)), "int32")
+        pieces = self.split(text, self.target_level)
+        pieces = pieces[::-1] if self.reverse_targets else pieces
+        return np.asarray(self.target_vocab.encode(pieces), "int32")
 
     def decode(self, ids):
-        return self.join([self.target_vocab.token(int(i)) for i in ids], self.target_level)
+        pieces = [self.target_vocab.token(int(i)) for i in ids]
+        return self.join(pieces[::-1] if self.reverse_targets else pieces, self.target_level)
 
     @property
     def banned(self):
@@ -176,7 +199,10 @@ class Sides:
         self.target_vocab.save(os.path.join(folder, "target.txt"))
         with open(os.path.join(folder, "seq2seq.json"), "w", encoding="utf-8") as handle:
             levels = {"source_level": self.source_level, "target_level": self.target_level}
-            json.dump({**levels, "beam": self.beam, "lowercase": self.lowercase}, handle)
+            settings = {"beam": self.beam, "lowercase": self.lowercase}
+            if self.reverse_targets:
+                settings["reverse_targets"] = True
+            json.dump({**levels, **settings}, handle)
 
     @classmethod
     def load(cls, folder):
@@ -191,6 +217,7 @@ class Sides:
             settings["target_level"],
             settings.get("beam", 1),
             settings.get("lowercase", False),
+            settings.get("reverse_targets", False),
         )
 
 
@@ -274,41 +301,60 @@ def max_output_length(source_length):
     return 2 * source_length + 10
 
 
-def decode(model, sides, texts, beam=1, batch_size=256):
+def decode(model, sides, texts, beam=1, batch_size=256, network_only=False):
     """(output text, score) per text: greedy (`beam` 1) or beam search; the score is the
-    mean log-probability per output token (`<EOS>` included)."""
-    import tensorflow as tf
+    mean log-probability per output token (`<EOS>` included). A model folder with a lexicon
+    and reranking weights (`pipelines.rerank`) answers through them unless `network_only`."""
+    if sides.reranker is not None and not network_only:
+        return sides.reranker.decode(model, sides, texts, beam, batch_size)
+    if beam == 1:
+        return _greedy(model, sides, texts, batch_size)
+    return [found[0] for found in nbest(model, sides, texts, beam, batch_size)]
 
+
+def _batches(sides, texts, batch_size):
+    """(indices, padded source ids, output length limit) of batches of similar lengths."""
     encoded = [sides.encode_source(t) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-    bos, eos = sides.target_vocab.bos_id, sides.target_vocab.eos_id
-    results = [None] * len(texts)
-    size = batch_size if beam == 1 else max(1, batch_size // beam)
-    greedy = tf.function(model.greedy, reduce_retracing=True)
-    for lo in range(0, len(order), size):
-        chunk = order[lo : lo + size]
+    for lo in range(0, len(order), batch_size):
+        chunk = order[lo : lo + batch_size]
         width = max(len(encoded[i]) for i in chunk)
         x = np.zeros((len(chunk), width), "int32")
         for row, i in enumerate(chunk):
             x[row, : len(encoded[i])] = encoded[i]
-        limit = max_output_length(width)
-        if beam == 1:
-            tokens, total, lengths, _ = greedy(
-                tf.constant(x), bos, eos, tf.constant(limit), banned=tuple(sides.banned)
+        yield chunk, x, max_output_length(width)
+
+
+def nbest(model, sides, texts, beam, batch_size=256):
+    """The `beam` candidates of a beam search per text, best first: (output text, mean
+    log-probability per token) pairs."""
+    import tensorflow as tf
+
+    bos, eos = sides.target_vocab.bos_id, sides.target_vocab.eos_id
+    results = [None] * len(texts)
+    for chunk, x, limit in _batches(sides, texts, max(1, batch_size // beam)):
+        found = model.beam_search(tf.constant(x), bos, eos, limit, beam=beam, banned=sides.banned)
+        for row, i in enumerate(chunk):
+            results[i] = [(sides.decode(ids), score) for ids, score in found[row]]
+    return results
+
+
+def _greedy(model, sides, texts, batch_size):
+    import tensorflow as tf
+
+    bos, eos = sides.target_vocab.bos_id, sides.target_vocab.eos_id
+    results = [None] * len(texts)
+    greedy = tf.function(model.greedy, reduce_retracing=True)
+    for chunk, x, limit in _batches(sides, texts, batch_size):
+        tokens, total, lengths, _ = greedy(
+            tf.constant(x), bos, eos, tf.constant(limit), banned=tuple(sides.banned)
+        )
+        tokens, total, lengths = tokens.numpy(), total.numpy(), lengths.numpy()
+        for row, i in enumerate(chunk):
+            results[i] = (
+                sides.decode(tokens[row, : lengths[row]]),
+                float(total[row] / (lengths[row] + 1)),
             )
-            tokens, total, lengths = tokens.numpy(), total.numpy(), lengths.numpy()
-            for row, i in enumerate(chunk):
-                results[i] = (
-                    sides.decode(tokens[row, : lengths[row]]),
-                    float(total[row] / (lengths[row] + 1)),
-                )
-        else:
-            found = model.beam_search(
-                tf.constant(x), bos, eos, limit, beam=beam, banned=sides.banned
-            )
-            for row, i in enumerate(chunk):
-                ids, score = found[row][0]
-                results[i] = (sides.decode(ids), score)
     return results
 
 
@@ -353,9 +399,9 @@ def seq2seq_metrics(outputs, refs, level):
     return {k: metrics[k] for k in ("wer", "per", "exact", "bleu", "examples") if k in metrics}
 
 
-def evaluate_model(model, sides, examples, beam=1):
+def evaluate_model(model, sides, examples, beam=1, network_only=False):
     sources, refs = references(examples)
-    outputs = [text for text, _ in decode(model, sides, sources, beam)]
+    outputs = [text for text, _ in decode(model, sides, sources, beam, network_only=network_only)]
     return seq2seq_metrics(outputs, refs, sides.target_level)
 
 
@@ -452,7 +498,14 @@ def load_seq2seq(name_or_path):
     from zoo import registry
 
     folder = cli.model_folder(name_or_path)
-    return registry.load(folder), Sides.load(folder)
+    sides = Sides.load(folder)
+    with open(os.path.join(folder, "seq2seq.json"), encoding="utf-8") as handle:
+        settings = json.load(handle).get("rerank")
+    if settings is not None:
+        from pipelines.rerank import Reranker
+
+        sides.reranker = Reranker.load(folder, settings)
+    return registry.load(folder), sides
 
 
 # === Command line ===
@@ -468,7 +521,14 @@ beam_option = click.option(
     "--beam",
     default=None,
     type=click.IntRange(1),
-    help="Beam width (1: greedy decoding); default: the model's own (seq2seq.json), else 1.",
+    help="Beam width (1: greedy decoding); default: the model's own (seq2seq.json), else 1. "
+    "With reranking (`rerank`), the number of candidates reranked (at least 2).",
+)
+network_only_option = click.option(
+    "--network-only",
+    is_flag=True,
+    help="Decode with the network alone: no lexicon lookup and no reranking (for a model "
+    "folder made by `rerank`).",
 )
 
 
@@ -507,6 +567,12 @@ beam_option = click.option(
 @click.option(
     "--dropout", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True)
 )
+@click.option(
+    "--reverse-targets",
+    is_flag=True,
+    help="Write each target right to left (outputs still read left to right): a second "
+    "opinion for `rerank --rescorer`.",
+)
 @cli.reports_bad_input
 def train(
     train_sources,
@@ -540,6 +606,7 @@ def train(
     input_feeding,
     dropout,
     beam,
+    reverse_targets,
 ):
     """Trains an encoder-decoder (or continues one with --init) and writes it to --out."""
     import keras
@@ -581,6 +648,7 @@ def train(
                     target_level or ("space" if fmt == "cmudict" else "char"),
                     max_vocab,
                     lowercase=fmt == "cmudict",
+                    reverse_targets=reverse_targets,
                 )
                 model = Seq2Seq(
                     len(sides.source_vocab),
@@ -655,14 +723,15 @@ def train(
 @click.option("--data", required=True, help="A pair file or a CMUdict-format file.")
 @click.option("--format", "data_format", default=None, help="pairs or cmudict.")
 @beam_option
+@network_only_option
 @cli.max_examples_option
 @cli.json_option
 @cli.reports_bad_input
-def evaluate(model, data, data_format, beam, max_examples, as_json):
+def evaluate(model, data, data_format, beam, network_only, max_examples, as_json):
     """WER, PER, exact match (and BLEU for word targets) on a labelled file."""
     seq2seq, sides = load_seq2seq(model)
     examples = read_examples(data, data_format, max_examples)
-    metrics = evaluate_model(seq2seq, sides, examples, beam or sides.beam)
+    metrics = evaluate_model(seq2seq, sides, examples, beam or sides.beam, network_only)
     if as_json:
         cli.print_json(metrics)
     else:
@@ -678,6 +747,7 @@ def evaluate(model, data, data_format, beam, max_examples, as_json):
 @click.argument("texts", nargs=-1)
 @click.option("--input", "input_path", type=click.Path(dir_okay=False), help="One input per line.")
 @beam_option
+@network_only_option
 @click.option(
     "--plot-attention",
     type=click.Path(dir_okay=False),
@@ -685,11 +755,11 @@ def evaluate(model, data, data_format, beam, max_examples, as_json):
 )
 @cli.json_option
 @cli.reports_bad_input
-def predict(model, texts, input_path, beam, plot_attention, as_json):
+def predict(model, texts, input_path, beam, network_only, plot_attention, as_json):
     """The output for each input, with its mean log-probability per token."""
     seq2seq, sides = load_seq2seq(model)
     texts = cli.texts_from(texts, input_path)
-    results = decode(seq2seq, sides, texts, beam or sides.beam)
+    results = decode(seq2seq, sides, texts, beam or sides.beam, network_only=network_only)
     for text, (output, score) in zip(texts, results):
         if as_json:
             cli.print_json({"input": text, "output": output, "score": score})
@@ -706,6 +776,39 @@ def predict(model, texts, input_path, beam, plot_attention, as_json):
         weights = attention_weights(seq2seq, sides, text, output)
         draw_attention(plot_attention, weights, source_pieces, target_pieces)
         click.echo(f"attention weights drawn in {plot_attention}", err=True)
+
+
+@main.command()
+@click.option("--model", required=True, help="A trained model folder (or shipped name).")
+@click.option(
+    "--lexicon",
+    "lexicon_sources",
+    multiple=True,
+    help="The pairs or dictionary the model was trained on (repeatable): looked up, and the "
+    "analogy features.",
+)
+@click.option("--dev", "dev_source", required=True, help="Where the weights are tuned.")
+@click.option("--rescorer", default=None, help="A second model of the task (--reverse-targets).")
+@click.option("--format", "data_format", default=None, help="pairs or cmudict.")
+@click.option(
+    "--beam", default=4, show_default=True, type=click.IntRange(2), help="Candidates reranked."
+)
+@click.option("--neighbours", default=4, show_default=True, type=click.IntRange(1))
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@cli.reports_bad_input
+def rerank(model, lexicon_sources, dev_source, rescorer, data_format, beam, neighbours, out):
+    """Writes --out: the model with a lexicon of its training data (inputs listed there are
+    answered from it) and n-best reranking (the lexicon's neighbours, the rescorer), the
+    weights tuned on --dev for exact match; prints what they give there."""
+    from pipelines.rerank import build
+
+    lexicon = [e for s in lexicon_sources for e in read_examples(s, data_format)]
+    dev = read_examples(dev_source, data_format)
+    folder = cli.model_folder(model)
+    second = cli.model_folder(rescorer) if rescorer else None
+    if not lexicon and not second:
+        raise click.UsageError("give --lexicon, --rescorer or both")
+    cli.print_json(build(folder, out, lexicon, dev, second, beam, neighbours))
 
 
 @main.command()

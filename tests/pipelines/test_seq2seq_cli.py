@@ -97,10 +97,9 @@ def test_predict_greedy_and_beam_and_plot(trained, tmp_path):
     assert beam[0]["output"] == "dcba" and beam[0]["score"] >= greedy[0]["score"] - 1e-4
 
 
-def test_export_decodes_inside_the_graph(trained, tmp_path):
-    texts = ["abcd", "fed", "", "zz"]
-    served = tmp_path / "served"
-    assert invoke("export", "--model", trained["out"], "--out", served).exit_code == 0
+def serve_without_zoo(served, texts, cwd):
+    """(outputs, scores) of an exported seq2seq SavedModel, loaded by a process that can
+    import neither zoo nor pipelines."""
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -117,11 +116,18 @@ def test_export_decodes_inside_the_graph(trained, tmp_path):
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
         env=dict(os.environ, PYTHONPATH=""),
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    outputs, scores = json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_export_decodes_inside_the_graph(trained, tmp_path):
+    texts = ["abcd", "fed", "", "zz"]
+    served = tmp_path / "served"
+    assert invoke("export", "--model", trained["out"], "--out", served).exit_code == 0
+    outputs, scores = serve_without_zoo(served, texts, tmp_path)
     greedy = invoke("predict", "--model", trained["out"], "--json", "--beam", 1, *texts)
     expected = lines_of(greedy.output)
     assert outputs == [r["output"] for r in expected]
@@ -294,3 +300,134 @@ def test_cmudict_models_read_words_in_any_case(tmp_path):
     serving = tf.saved_model.load(str(served)).signatures["serving_default"]
     got = serving(texts=tf.constant(texts))["outputs"].numpy()
     assert [o.decode() for o in got] == outputs
+
+
+@pytest.fixture(scope="module")
+def right_to_left(trained):
+    """A second model of the same task trained with --reverse-targets."""
+    folder = trained["folder"]
+    out = folder / "rtl"
+    args = ["--train", folder / "train.tsv", "--out", out, "--epochs", 12, "--units", 32]
+    args += ["--embedding-dim", 16, "--learning-rate", 0.01, "--dropout", 0.0]
+    assert invoke("train", *args, "--reverse-targets").exit_code == 0
+    return out
+
+
+def test_reverse_targets_are_written_backwards_and_read_forwards(trained, right_to_left):
+    sides = seq2seq.Sides.load(right_to_left)
+    assert (
+        sides.reverse_targets
+        and json.loads((right_to_left / "seq2seq.json").read_text())["reverse_targets"]
+    )
+    ids = sides.encode_target("dcba")
+    assert [sides.target_vocab.token(int(i)) for i in ids] == list("abcd")
+    assert sides.decode(ids) == "dcba"
+    found = lines_of(invoke("predict", "--model", right_to_left, "--json", "abcd", "fed").output)
+    assert [r["output"] for r in found] == ["dcba", "def"]
+    served = trained["folder"] / "rtl-served"
+    assert invoke("export", "--model", right_to_left, "--out", served).exit_code == 0
+    outputs, _ = serve_without_zoo(served, ["abcd", "fed"], trained["folder"])
+    assert outputs == ["dcba", "def"]
+
+
+def test_sequence_scores_match_the_decoders_scores(trained):
+    from pipelines.rerank import sequence_scores
+
+    model, sides = seq2seq.load_seq2seq(trained["out"])
+    texts = ["abcd", "fed", "cab", "eeeee"]
+    for beam in (1, 3):
+        decoded = seq2seq.decode(model, sides, texts, beam)
+        scores = sequence_scores(model, sides, texts, [out for out, _ in decoded])
+        assert scores == pytest.approx([score for _, score in decoded], abs=1e-4)
+
+
+def test_analogy_prefers_the_neighbours_reading():
+    from pipelines.rerank import Lexicon, analogy, choose, tune
+
+    lexicon = Lexicon(
+        [
+            ("optimal", "AA1 P T AH0 M AH0 L"),
+            ("optimum", "AA1 P T AH0 M AH0 M"),
+            ("fatima", "F AE1 TH IH0 M AH0"),
+            ("op", "AA1 P"),  # shares only 2 characters with "optima": no neighbour
+        ]
+    )
+    assert lexicon.neighbours("optima", 4) == [(6, "optimal"), (5, "optimum")]
+    assert lexicon.neighbours("optima", 4, from_end=True) == [(4, "fatima")]
+    assert lexicon.neighbours("optimal", 4) == [(5, "optimum")]  # never itself
+    split = str.split
+    right, wrong = "AA1 P T AH0 M AH0".split(), "AA1 P T IH0 M AH0".split()
+    # prefix: (shared characters / 6) times the tokens agreeing, per neighbour; suffix: "amit"
+    assert analogy(right, "optima", lexicon, 4, split) == pytest.approx([6 + 5, 4 / 6 * 2])
+    assert analogy(wrong, "optima", lexicon, 4, split) == pytest.approx([3 + 5 / 6 * 3, 4 / 6 * 3])
+    # tuning: the network prefers the wrong reading a little; the prefix feature overrules it
+    rows = [[[-0.1, 0.0, 6.0, 2.0], [-0.3, 0.0, 12.0, 1.3]], [[-0.1, 0.0, 1.0, 0.0]] * 2]
+    correct = [[False, True], [True, False]]
+    weights = tune(rows, correct)
+    assert weights[0] == 1.0 and [choose(r, weights) for r in rows] == [1, 0]
+    assert tune(rows[1:], correct[1:]).tolist() == [1.0, 0.0, 0.0, 0.0]  # nothing to gain
+
+
+def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left, tmp_path):
+    folder, out = trained["folder"], tmp_path / "reranked"
+    (folder / "lexicon.tsv").write_text("abcd\tdcba\nbeef\tfeeb\nzz\tyy\n")  # zz: a made-up answer
+    args = ["--model", trained["out"], "--lexicon", folder / "lexicon.tsv", "--out", out]
+    result = invoke("rerank", *args, "--dev", folder / "dev.tsv", "--rescorer", right_to_left)
+    assert result.exit_code == 0, result.output
+    report = lines_of(result.output)[-1]
+    sources, _ = seq2seq.references(seq2seq.read_pairs(folder / "dev.tsv"))
+    assert report["examples"] == len(sources) and report["weights"]["score"] == 1.0
+    assert report["wer_oracle"] <= report["wer_reranked"] <= report["wer_network"] + 1e-9
+    settings = json.loads((out / "seq2seq.json").read_text())
+    assert settings["beam"] == 4 and set(settings["rerank"]["weights"]) == {
+        "score",
+        "rescorer",
+        "prefix",
+        "suffix",
+    }
+    assert (out / "lexicon.tsv.gz").exists() and (out / "rescorer" / "model.keras").exists()
+    metrics = lines_of(
+        invoke("evaluate", "--model", out, "--data", folder / "dev.tsv", "--json").output
+    )[-1]
+    assert metrics["wer"] == pytest.approx(report["wer_reranked"])
+    texts = ["zz", "abcd", "fed"]
+    found = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
+    assert found[0] == {"input": "zz", "output": "yy", "score": 0.0}  # answered by the lexicon
+    plain = invoke("predict", "--model", out, "--json", "--network-only", "--beam", 2, *texts)
+    original = invoke("predict", "--model", trained["out"], "--json", "--beam", 2, *texts)
+    assert lines_of(plain.output) == lines_of(original.output)  # the network alone
+    served = tmp_path / "served"
+    assert invoke("export", "--model", out, "--out", served).exit_code == 0
+    outputs, scores = serve_without_zoo(served, texts, tmp_path)
+    greedy = lines_of(
+        invoke("predict", "--model", trained["out"], "--json", "--beam", 1, "fed").output
+    )
+    assert outputs == ["yy", "dcba", greedy[0]["output"]] and scores[:2] == [0.0, 0.0]
+    (folder / "bad.tsv").write_text("abc\tcba\nno tab\n")
+    result = invoke(
+        "rerank",
+        *args[:2],
+        "--lexicon",
+        folder / "bad.tsv",
+        "--out",
+        tmp_path / "x",
+        "--dev",
+        folder / "dev.tsv",
+    )
+    assert result.exit_code == 2 and "bad.tsv:2" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_rerank_with_a_rescorer_alone(trained, right_to_left, tmp_path):
+    folder, out = trained["folder"], tmp_path / "rescored"
+    args = ["--model", trained["out"], "--dev", folder / "dev.tsv", "--beam", 3, "--out", out]
+    result = invoke("rerank", *args, "--rescorer", right_to_left)
+    report = lines_of(result.output)[-1]
+    assert report["listed_in_lexicon"] == 0 and report["weights"]["prefix"] == 0.0
+    assert not (out / "lexicon.tsv.gz").exists() and (out / "rescorer").is_dir()
+    metrics = lines_of(
+        invoke("evaluate", "--model", out, "--data", folder / "dev.tsv", "--json").output
+    )[-1]
+    assert metrics["wer"] == pytest.approx(report["wer_reranked"])
+    result = invoke("rerank", *args[:4], "--out", tmp_path / "neither")
+    assert result.exit_code == 2 and "--lexicon, --rescorer or both" in result.output

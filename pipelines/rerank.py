@@ -1,0 +1,311 @@
+"""A seq2seq model's decoding helped by its training data: a lexicon and n-best reranking.
+
+A model folder made by `python -m pipelines.seq2seq rerank` holds, beside the network,
+
+- `lexicon.tsv.gz`: the pairs it was trained on (`source<TAB>target`). An input found there
+  is answered from it (its first listed target, score 0.0), as a pronouncing dictionary answers
+  the words it lists before any letter-to-sound model is asked;
+- optionally `rescorer/`: a second model of the same task, usually one trained with
+  `train --reverse-targets` (it writes the output right to left, so its errors differ);
+- in `seq2seq.json`, `"rerank"`: the weights below and how many neighbours to read.
+
+Every other input is decoded by beam search into `beam` candidates, and the candidate with the
+highest weighted sum of these features is the output:
+
+- `score`: the network's mean log-probability per token (weight 1);
+- `rescorer`: the rescorer's mean log-probability of the same candidate;
+- `prefix`, `suffix`: agreement with the lexicon's neighbours (pronunciation by analogy): for
+  each of the `neighbours` lexicon sources sharing the longest prefix (at least 3 characters)
+  with the input, the number of leading target tokens the candidate shares with the
+  neighbour's closest target, weighted by the shared share of the input; `suffix` the same
+  from the end. "optimal" -> AA1 P T AH0 M AH0 L makes AA1 P T AH0 M AH0 the likelier reading
+  of "optima" than AA1 P T IH0 M AH0.
+
+The weights are tuned on a development set for exact match by coordinate ascent over a grid
+(`tune`), and `rerank` reports a two-fold estimate (weights tuned on one half of the
+development sources, scored on the other) beside the figure on all of it.
+"""
+
+import bisect
+import gzip
+import json
+import os
+import shutil
+
+import numpy as np
+
+LEXICON = "lexicon.tsv.gz"
+RESCORER = "rescorer"
+FEATURES = ("score", "rescorer", "prefix", "suffix")
+GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0)
+MIN_SHARED = 3  # characters a neighbour must share with the input
+
+
+def common_prefix(a, b):
+    """How many leading items `a` and `b` share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class Lexicon:
+    """Targets by source, with the sources sorted forwards and backwards for neighbours."""
+
+    def __init__(self, entries):
+        self.entries = {}
+        for source, target in entries:
+            self.entries.setdefault(source, [])
+            if target not in self.entries[source]:
+                self.entries[source].append(target)
+        self.forwards = sorted(self.entries)
+        self.backwards = sorted(s[::-1] for s in self.entries)
+        self._tokens = {}
+
+    def __len__(self):
+        return len(self.entries)
+
+    def get(self, source):
+        """The targets listed for `source` (first listed first), or None."""
+        return self.entries.get(source)
+
+    def neighbours(self, source, count, from_end=False, window=60):
+        """Up to `count` (shared characters, lexicon source) pairs: the lexicon sources other
+        than `source` sharing the longest prefix (`from_end`: suffix) with it, at least
+        `MIN_SHARED` characters; the shorter first among equals."""
+        key = source[::-1] if from_end else source
+        keys = self.backwards if from_end else self.forwards
+        at = bisect.bisect_left(keys, key)
+        found = []
+        for other in keys[max(0, at - window) : at + window]:
+            shared = common_prefix(key, other)
+            if shared >= MIN_SHARED and other != key:
+                found.append((shared, other[::-1] if from_end else other))
+        found.sort(key=lambda f: (-f[0], len(f[1]), f[1]))
+        return found[:count]
+
+    def token_lists(self, source, split):
+        """The targets of `source` split into tokens (cached)."""
+        if source not in self._tokens:
+            self._tokens[source] = [split(t) for t in self.entries[source]]
+        return self._tokens[source]
+
+    def save(self, path):
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            for source, targets in self.entries.items():
+                for target in targets:
+                    handle.write(f"{source}\t{target}\n")
+
+    @classmethod
+    def load(cls, path):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return cls(line.rstrip("\n").split("\t", 1) for line in handle if "\t" in line)
+
+
+def analogy(candidate, source, lexicon, count, split):
+    """(prefix, suffix) features of `candidate` (a token list) for input `source`."""
+    values = []
+    for from_end in (False, True):
+        total = 0.0
+        for shared, other in lexicon.neighbours(source, count, from_end):
+            agree = 0
+            for target in lexicon.token_lists(other, split):
+                if from_end:
+                    agree = max(agree, common_prefix(candidate[::-1], target[::-1]))
+                else:
+                    agree = max(agree, common_prefix(candidate, target))
+            total += shared / len(source) * agree
+        values.append(total)
+    return values
+
+
+def sequence_scores(model, sides, sources, targets, batch_size=256):
+    """The mean log-probability per token (`<EOS>` included) `model` gives each target
+    for its source, teacher-forced, as `decode` reports scores."""
+    import tensorflow as tf
+
+    bos, eos = sides.target_vocab.bos_id, sides.target_vocab.eos_id
+    xs = [sides.encode_source(s) for s in sources]
+    ys = [np.r_[sides.encode_target(t), eos].astype("int32") for t in targets]
+    order = sorted(range(len(xs)), key=lambda i: (len(xs[i]), len(ys[i])))
+    scores = np.zeros(len(xs), "float64")
+    for lo in range(0, len(order), batch_size):
+        chunk = order[lo : lo + batch_size]
+        x = np.zeros((len(chunk), max(len(xs[i]) for i in chunk)), "int32")
+        y = np.zeros((len(chunk), max(len(ys[i]) for i in chunk)), "int32")
+        for row, i in enumerate(chunk):
+            x[row, : len(xs[i])] = xs[i]
+            y[row, : len(ys[i])] = ys[i]
+        fed = np.concatenate([np.full((len(chunk), 1), bos, "int32"), y[:, :-1]], axis=1)
+        fed[y == 0] = 0  # nothing fed after <EOS>
+        logits = model({"source": tf.constant(x), "target": tf.constant(fed)}, training=False)
+        log_p = tf.nn.log_softmax(tf.cast(logits, "float32")).numpy()
+        picked = np.take_along_axis(log_p, y[..., None], axis=-1)[..., 0]
+        mask = y > 0
+        scores[chunk] = (picked * mask).sum(axis=1) / mask.sum(axis=1)
+    return scores.tolist()
+
+
+def choose(rows, weights):
+    """The index of the best row: `rows` (candidates, features) in `FEATURES` order."""
+    return int(np.argmax(np.asarray(rows) @ np.asarray(weights)))
+
+
+def _right(rows_list, correct_list, weights):
+    return sum(bool(c[choose(r, weights)]) for r, c in zip(rows_list, correct_list))
+
+
+def tune(rows_list, correct_list, features=FEATURES, passes=3):
+    """Weights (in `FEATURES` order, `score` fixed at 1) that make the most inputs right:
+    coordinate ascent over `GRID` for each used feature; ties keep the earlier weights."""
+    weights = np.zeros(len(FEATURES))
+    weights[0] = 1.0
+    best = _right(rows_list, correct_list, weights)
+    for _ in range(passes):
+        changed = False
+        for k, name in enumerate(FEATURES):
+            if name == "score" or name not in features:
+                continue
+            for value in GRID:
+                trial = weights.copy()
+                trial[k] = value
+                right = _right(rows_list, correct_list, trial)
+                if right > best:
+                    best, weights, changed = right, trial, True
+        if not changed:
+            break
+    return weights
+
+
+class Reranker:
+    """The lexicon, the rescorer and the weights a reranked model folder holds."""
+
+    def __init__(self, weights, neighbours=4, lexicon=None, rescorer=None):
+        self.weights = np.asarray([weights.get(name, 0.0) for name in FEATURES], "float64")
+        self.neighbours, self.lexicon, self.rescorer = neighbours, lexicon, rescorer
+
+    @classmethod
+    def load(cls, folder, settings):
+        from pipelines.seq2seq import load_seq2seq
+
+        lexicon = rescorer = None
+        if os.path.exists(os.path.join(folder, LEXICON)):
+            lexicon = Lexicon.load(os.path.join(folder, LEXICON))
+        if os.path.isdir(os.path.join(folder, RESCORER)):
+            rescorer = load_seq2seq(os.path.join(folder, RESCORER))
+        return cls(settings["weights"], settings.get("neighbours", 4), lexicon, rescorer)
+
+    def settings(self):
+        return {
+            "weights": dict(zip(FEATURES, map(float, self.weights))),
+            "neighbours": self.neighbours,
+        }
+
+    def key(self, text, sides):
+        return text.lower() if sides.lowercase else text
+
+    def feature_rows(self, sides, texts, candidates):
+        """(candidates, features) per input; `candidates` lists (output, score) per input."""
+        from pipelines.seq2seq import Sides
+
+        split = lambda t: Sides.split(t, sides.target_level)  # noqa: E731
+        rows = [[[score, 0.0, 0.0, 0.0] for _, score in found] for found in candidates]
+        if self.rescorer is not None:
+            flat = [(t, out) for t, found in zip(texts, candidates) for out, _ in found]
+            scores = iter(sequence_scores(*self.rescorer, *zip(*flat)) if flat else [])
+            for row in rows:
+                for features in row:
+                    features[1] = next(scores)
+        if self.lexicon is not None and self.weights[2:].any():
+            for text, found, row in zip(texts, candidates, rows):
+                key = self.key(text, sides)
+                for (output, _), features in zip(found, row):
+                    features[2:] = analogy(split(output), key, self.lexicon, self.neighbours, split)
+        return rows
+
+    def decode(self, model, sides, texts, beam, batch_size=256):
+        """(output, score) per text: the lexicon's target for the inputs it lists, the best
+        reranked candidate of a `beam`-wide search for the others (score: the network's)."""
+        from pipelines.seq2seq import nbest
+
+        results = [None] * len(texts)
+        unknown = []
+        for i, text in enumerate(texts):
+            known = self.lexicon.get(self.key(text, sides)) if self.lexicon else None
+            if known:
+                results[i] = (known[0], 0.0)
+            else:
+                unknown.append(i)
+        texts_left = [texts[i] for i in unknown]
+        candidates = nbest(model, sides, texts_left, max(beam, 2), batch_size)
+        rows = self.feature_rows(sides, texts_left, candidates)
+        for i, found, row in zip(unknown, candidates, rows):
+            results[i] = found[choose(row, self.weights)]
+        return results
+
+
+def build(model_folder, out, lexicon_examples, dev_examples, rescorer_folder, beam, neighbours):
+    """Writes `out`: `model_folder` with a lexicon of `lexicon_examples` (if any), the rescorer
+    (if any) and weights tuned on `dev_examples`; returns what it measured on them."""
+    from pipelines.seq2seq import load_seq2seq, nbest, references
+    from pipelines.training import write_atomically, write_json
+
+    model, sides = load_seq2seq(model_folder)
+    fold = str.lower if sides.lowercase else str
+    lexicon = Lexicon((fold(s), t) for s, t, _ in lexicon_examples) if lexicon_examples else None
+    if lexicon is None and rescorer_folder is None:
+        raise ValueError("reranking needs a lexicon, a rescorer or both")
+    rescorer = load_seq2seq(rescorer_folder) if rescorer_folder else None
+    reranker = Reranker({"score": 1.0}, neighbours, lexicon, rescorer)
+    reranker.weights[1:] = 1.0  # every feature computed while tuning
+    sources, refs = references(dev_examples)
+    candidates = nbest(model, sides, sources, beam)
+    rows = reranker.feature_rows(sides, sources, candidates)
+    correct = [[out in options for out, _ in found] for found, options in zip(candidates, refs)]
+    # inputs the lexicon lists are answered from it, whatever the weights: tuned on the others
+    listed = [lexicon.get(fold(s)) if lexicon else None for s in sources]
+    lexicon_right = sum(known[0] in options for known, options in zip(listed, refs) if known)
+    free = [i for i, known in enumerate(listed) if not known]
+    used = ["score"] + ["rescorer"] * (rescorer is not None) + ["prefix", "suffix"] * bool(lexicon)
+
+    def right(indices, weights):
+        return _right([rows[i] for i in indices], [correct[i] for i in indices], weights)
+
+    def tuned(indices):
+        return tune([rows[i] for i in indices], [correct[i] for i in indices], used)
+
+    halves = free[0::2], free[1::2]
+    held_out_right = right(halves[1], tuned(halves[0])) + right(halves[0], tuned(halves[1]))
+    reranker.weights = tuned(free)
+    n = len(sources)
+    report = {
+        "examples": n,
+        "listed_in_lexicon": n - len(free),
+        "wer_network": 1 - sum(c[0] for c in correct) / n,
+        "wer_oracle": 1 - sum(any(c) for c in correct) / n,
+        "wer_reranked": 1 - (lexicon_right + right(free, reranker.weights)) / n,
+        "wer_reranked_two_fold": 1 - (lexicon_right + held_out_right) / n,
+        "weights": reranker.settings()["weights"],
+    }
+
+    def write(tmp):
+        shutil.copytree(
+            model_folder, tmp, ignore=shutil.ignore_patterns(LEXICON, RESCORER, "rerank.json")
+        )
+        if lexicon is not None:
+            lexicon.save(os.path.join(tmp, LEXICON))
+        if rescorer_folder:
+            os.makedirs(os.path.join(tmp, RESCORER))
+            for name in ("model.keras", "source.txt", "target.txt", "seq2seq.json"):
+                shutil.copy(os.path.join(rescorer_folder, name), os.path.join(tmp, RESCORER))
+        with open(os.path.join(tmp, "seq2seq.json"), encoding="utf-8") as handle:
+            settings = json.load(handle)
+        settings.update(beam=beam, rerank=reranker.settings())
+        with open(os.path.join(tmp, "seq2seq.json"), "w", encoding="utf-8") as handle:
+            json.dump(settings, handle)
+        write_json(os.path.join(tmp, "rerank.json"), report)
+
+    write_atomically(out, write)
+    return report
