@@ -298,7 +298,9 @@ def build(model_folder, out, lexicon_examples, dev_examples, rescorer_folder, be
             lexicon.save(os.path.join(tmp, LEXICON))
         if rescorer_folder:
             os.makedirs(os.path.join(tmp, RESCORER))
-            for name in ("model.keras", "source.txt", "target.txt", "seq2seq.json"):
+            for name in ("model.keras", "source.txt", "target.txt", "seq2seq.json", "card.json"):
+                if name == "card.json" and not os.path.exists(os.path.join(rescorer_folder, name)):
+                    continue
                 shutil.copy(os.path.join(rescorer_folder, name), os.path.join(tmp, RESCORER))
         with open(os.path.join(tmp, "seq2seq.json"), encoding="utf-8") as handle:
             settings = json.load(handle)

@@ -2,9 +2,10 @@
 
     python benchmarks/experiments/g2p_errors.py [--model g2p-cmudict] [--data DEV.dict]
 
-Decodes every head word of the data greedily (as `evaluate` does) and counts the words whose
-output matches none of their pronunciations, those of them that match one once the stress digits
-are removed from both, and the WER that stress-free scoring would give.
+Decodes every head word of the data greedily with the network alone (as `evaluate --network-only
+--beam 1` does) and counts the words whose output matches none of their pronunciations, those of
+them that match one once the stress digits are removed from both, and the WER that stress-free
+scoring would give.
 """
 
 import argparse
@@ -20,7 +21,7 @@ parser.add_argument("--data", default="../shared/data/cmudict/dev.dict")
 args = parser.parse_args()
 model, sides = seq2seq.load_seq2seq(args.model)
 words, refs = seq2seq.references(seq2seq.read_cmudict(args.data))
-outputs = [text for text, _ in seq2seq.decode(model, sides, words)]
+outputs = [text for text, _ in seq2seq.decode(model, sides, words, network_only=True)]
 
 
 def unstressed(phonemes):
