@@ -291,7 +291,7 @@ def export_seq2seq(model, sides, out):
     tables = [source_table]
     lexicon = sides.reranker.lexicon if sides.reranker is not None else None
     if lexicon is not None:
-        keys = sorted(lexicon.entries)
+        keys = lexicon.forwards  # the lexicon's sources, sorted
         lexicon_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(keys), tf.constant([lexicon.entries[k][0] for k in keys])

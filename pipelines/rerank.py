@@ -203,16 +203,13 @@ class Reranker:
             "neighbours": self.neighbours,
         }
 
-    def key(self, text, sides):
-        return text.lower() if sides.lowercase else text
-
     def feature_rows(self, sides, texts, candidates):
         """(candidates, features) per input; `candidates` lists (output, score) per input."""
         from pipelines.seq2seq import Sides
 
         split = lambda t: Sides.split(t, sides.target_level)  # noqa: E731
         rows = [[[score, 0.0, 0.0, 0.0] for _, score in found] for found in candidates]
-        if self.rescorer is not None:
+        if self.rescorer is not None and self.weights[1]:  # weight 0: not worth the network
             flat = [(t, out) for t, found in zip(texts, candidates) for out, _ in found]
             scores = iter(sequence_scores(*self.rescorer, *zip(*flat)) if flat else [])
             for row in rows:
@@ -220,7 +217,7 @@ class Reranker:
                     features[1] = next(scores)
         if self.lexicon is not None and self.weights[2:].any():
             for text, found, row in zip(texts, candidates, rows):
-                key = self.key(text, sides)
+                key = sides.fold(text)
                 for (output, _), features in zip(found, row):
                     features[2:] = analogy(split(output), key, self.lexicon, self.neighbours, split)
         return rows
@@ -233,7 +230,7 @@ class Reranker:
         results = [None] * len(texts)
         unknown = []
         for i, text in enumerate(texts):
-            known = self.lexicon.get(self.key(text, sides)) if self.lexicon else None
+            known = self.lexicon.get(sides.fold(text)) if self.lexicon else None
             if known:
                 results[i] = (known[0], 0.0)
             else:
@@ -253,8 +250,9 @@ def build(model_folder, out, lexicon_examples, dev_examples, rescorer_folder, be
     from pipelines.training import write_atomically, write_json
 
     model, sides = load_seq2seq(model_folder)
-    fold = str.lower if sides.lowercase else str
-    lexicon = Lexicon((fold(s), t) for s, t, _ in lexicon_examples) if lexicon_examples else None
+    lexicon = None
+    if lexicon_examples:
+        lexicon = Lexicon((sides.fold(s), t) for s, t, _ in lexicon_examples)
     if lexicon is None and rescorer_folder is None:
         raise ValueError("reranking needs a lexicon, a rescorer or both")
     rescorer = load_seq2seq(rescorer_folder) if rescorer_folder else None
@@ -265,7 +263,7 @@ def build(model_folder, out, lexicon_examples, dev_examples, rescorer_folder, be
     rows = reranker.feature_rows(sides, sources, candidates)
     correct = [[out in options for out, _ in found] for found, options in zip(candidates, refs)]
     # inputs the lexicon lists are answered from it, whatever the weights: tuned on the others
-    listed = [lexicon.get(fold(s)) if lexicon else None for s in sources]
+    listed = [lexicon.get(sides.fold(s)) if lexicon else None for s in sources]
     lexicon_right = sum(known[0] in options for known, options in zip(listed, refs) if known)
     free = [i for i, known in enumerate(listed) if not known]
     used = ["score"] + ["rescorer"] * (rescorer is not None) + ["prefix", "suffix"] * bool(lexicon)

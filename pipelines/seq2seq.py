@@ -130,6 +130,7 @@ class Sides:
         # and decode turn them round, so outputs read as usual
         self.reverse_targets = reverse_targets
         self.reranker = None  # a `pipelines.rerank.Reranker` where the model folder has one
+        self.rerank_settings = None  # seq2seq.json's "rerank" (`load`), for `load_seq2seq`
 
     @staticmethod
     def split(text, level):
@@ -171,8 +172,12 @@ class Sides:
             reverse_targets=reverse_targets,
         )
 
+    def fold(self, text):
+        """`text` as the model reads it: lower-cased where the model lower-cases its input."""
+        return text.lower() if self.lowercase else text
+
     def encode_source(self, text):
-        text = text.lower() if self.lowercase else text
+        text = self.fold(text)
         return np.asarray(
             self.source_vocab.encode(self.split(text, self.source_level))
             or [self.source_vocab.unk_id],
@@ -210,7 +215,7 @@ class Sides:
 
         with open(os.path.join(folder, "seq2seq.json"), encoding="utf-8") as handle:
             settings = json.load(handle)
-        return cls(
+        sides = cls(
             Vocabulary.load(os.path.join(folder, "source.txt")),
             Vocabulary.load(os.path.join(folder, "target.txt")),
             settings["source_level"],
@@ -219,6 +224,8 @@ class Sides:
             settings.get("lowercase", False),
             settings.get("reverse_targets", False),
         )
+        sides.rerank_settings = settings.get("rerank")
+        return sides
 
 
 def make_dataset(sides, examples, batch_size, shuffle, seed=0):
@@ -499,12 +506,10 @@ def load_seq2seq(name_or_path):
 
     folder = cli.model_folder(name_or_path)
     sides = Sides.load(folder)
-    with open(os.path.join(folder, "seq2seq.json"), encoding="utf-8") as handle:
-        settings = json.load(handle).get("rerank")
-    if settings is not None:
+    if sides.rerank_settings is not None:
         from pipelines.rerank import Reranker
 
-        sides.reranker = Reranker.load(folder, settings)
+        sides.reranker = Reranker.load(folder, sides.rerank_settings)
     return registry.load(folder), sides
 
 
