@@ -573,6 +573,12 @@ network_only_option = click.option(
     "--dropout", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True)
 )
 @click.option(
+    "--label-smoothing",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Spread this share of each target over the vocabulary in the loss (default 0; with "
+    "--init the model's own unless given).",
+)
+@click.option(
     "--reverse-targets",
     is_flag=True,
     help="Write each target right to left (outputs still read left to right): a second "
@@ -611,6 +617,7 @@ def train(
     input_feeding,
     dropout,
     beam,
+    label_smoothing,
     reverse_targets,
 ):
     """Trains an encoder-decoder (or continues one with --init) and writes it to --out."""
@@ -669,6 +676,8 @@ def train(
                     input_feeding=input_feeding,
                 )
                 model.build()
+            if label_smoothing is not None:
+                model.label_smoothing = label_smoothing
             sides.beam = beam
             sides.save(run.assets)
             model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clip_norm or None))
@@ -708,6 +717,7 @@ def train(
                     "attention",
                     "dropout",
                     "input_feeding",
+                    "label_smoothing",
                 )
             },
             "source_level": sides.source_level,

@@ -247,7 +247,7 @@ def test_training_from_records(trained, tmp_path):
     assert seq2seq.Sides.load(out).source_level == "char"
 
 
-def test_input_feeding_trains_predicts_and_exports(tmp_path):
+def test_input_feeding_and_label_smoothing_train_predict_and_export(tmp_path):
     (tmp_path / "train.tsv").write_text(reversed_pairs(200, 2))
     out, served = tmp_path / "model", tmp_path / "served"
     result = invoke(
@@ -265,10 +265,13 @@ def test_input_feeding_trains_predicts_and_exports(tmp_path):
         "--decoder-depth",
         2,
         "--input-feeding",
+        "--label-smoothing",
+        0.1,
     )
     assert result.exit_code == 0, result.output
     card = json.loads((out / "card.json").read_text())
     assert card["architecture"]["input_feeding"] is True
+    assert card["architecture"]["label_smoothing"] == 0.1
     texts = ["abc", "fedcba"]
     greedy = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
     assert invoke("export", "--model", out, "--out", served).exit_code == 0

@@ -51,6 +51,9 @@ class Seq2Seq(keras.Model):
         input_feeding: feed the previous attentional state h~<t-1> to the decoder with the
             previous token (then the dropout masks of the decoder's inputs and of h~ are drawn
             once per sequence, the same at every step).
+        label_smoothing: the loss's cross-entropy target puts `1 - label_smoothing`
+            on the right token and spreads `label_smoothing` evenly over the whole vocabulary,
+            as `keras.losses.CategoricalCrossentropy(label_smoothing=...)` does.
 
     Train it with `compile(optimizer)` and `fit({"source": x, "target": y_in}, y_out)`: the
     loss is the mean cross-entropy over target steps that are not padding.
@@ -69,11 +72,14 @@ class Seq2Seq(keras.Model):
         attention="multiplicative",
         dropout=0.2,
         input_feeding=False,
+        label_smoothing=0.0,
         **kwargs,
     ):
         for name, value, allowed in (("rnn", rnn, RNNS), ("attention", attention, ATTENTIONS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
         super().__init__(**kwargs)
         self.source_vocab_size = source_vocab_size
         self.target_vocab_size = target_vocab_size
@@ -86,6 +92,7 @@ class Seq2Seq(keras.Model):
         self.attention = attention
         self.dropout = dropout
         self.input_feeding = bool(input_feeding)
+        self.label_smoothing = float(label_smoothing)
 
         recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[rnn]
         self.state_count = 2 if rnn == "lstm" else 1
@@ -221,9 +228,11 @@ class Seq2Seq(keras.Model):
         return logits
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        per_step = keras.losses.sparse_categorical_crossentropy(
-            y, tf.cast(y_pred, "float32"), from_logits=True
-        )
+        logits = tf.cast(y_pred, "float32")
+        per_step = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+        if self.label_smoothing:
+            spread = -tf.reduce_mean(tf.nn.log_softmax(logits), axis=-1)
+            per_step = (1.0 - self.label_smoothing) * per_step + self.label_smoothing * spread
         weights = tf.cast(y > 0, per_step.dtype)
         loss = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
         return per_replica(loss + tf.add_n(self.losses) if self.losses else loss)
@@ -349,6 +358,7 @@ class Seq2Seq(keras.Model):
             "attention",
             "dropout",
             "input_feeding",
+            "label_smoothing",
         ):
             config[name] = getattr(self, name)
         return config

@@ -96,3 +96,28 @@ def test_mixed_precision_trains_and_decodes(attention, feeding):
     assert np.all(np.isfinite(history.history["loss"]))
     tokens, total, _, _ = model.greedy(tf.constant(x[:4]), BOS, EOS, 8, [0, 1, 2])
     assert tokens.shape == (4, 8) and total.dtype == tf.float32
+
+
+def test_label_smoothing_is_keras_smoothed_cross_entropy_over_real_steps():
+    rng = np.random.default_rng(2)
+    x, y_in, y_out = reversal(8, rng)
+    model = Seq2Seq(10, 10, embedding_dim=4, units=5, dropout=0.0, label_smoothing=0.2)
+    model.build()
+    logits = model({"source": tf.constant(x), "target": tf.constant(y_in)})
+    real = y_out > 0
+    smoothed = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)
+    expected = smoothed(tf.one_hot(y_out[real], 10), tf.boolean_mask(logits, real))
+    np.testing.assert_allclose(model.compute_loss(y=y_out, y_pred=logits), expected, rtol=1e-5)
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.label_smoothing = 0.0
+    np.testing.assert_allclose(
+        model.compute_loss(y=y_out, y_pred=logits),
+        plain(y_out[real], tf.boolean_mask(logits, real)),
+        rtol=1e-5,
+    )
+    assert (
+        Seq2Seq.from_config(Seq2Seq(10, 10, label_smoothing=0.1).get_config()).label_smoothing
+        == 0.1
+    )
+    with pytest.raises(ValueError, match="label_smoothing"):
+        Seq2Seq(10, 10, label_smoothing=1.0)
