@@ -626,6 +626,7 @@ def train(
     from pipelines.card import describe_run
     from pipelines.training import TrainingRun, summary
     from zoo.models import Seq2Seq
+    from zoo.models.seq2seq import SETTINGS
 
     epochs, batch_size = epochs or 30, batch_size or 64
     learning_rate, patience = learning_rate or 0.002, patience or 4
@@ -705,21 +706,7 @@ def train(
         model=model,
         architecture={
             "class": "zoo.models.Seq2Seq",
-            **{
-                k: config[k]
-                for k in (
-                    "embedding_dim",
-                    "units",
-                    "encoder_depth",
-                    "decoder_depth",
-                    "bidirectional",
-                    "rnn",
-                    "attention",
-                    "dropout",
-                    "input_feeding",
-                    "label_smoothing",
-                )
-            },
+            **{k: config[k] for k in SETTINGS},
             "source_level": sides.source_level,
             "target_level": sides.target_level,
         },

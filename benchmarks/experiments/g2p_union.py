@@ -16,7 +16,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from pipelines import seq2seq  # noqa: E402
-from pipelines.rerank import _right, sequence_scores, tune  # noqa: E402
+from pipelines.rerank import sequence_scores, tune_with_estimate  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", default="g2p-cmudict")
@@ -50,20 +50,8 @@ for name, beam in beams.items():
     print(f"oracle WER of the {name}'s beam of {args.beam}: {1 - oracle / n:.4f}")
 print(f"oracle WER of the candidates: {1 - sum(map(any, correct)) / n:.4f}")
 used = ["score", "rescorer", "prefix"][: len(models)]
-everything, halves = range(n), (range(0, n, 2), range(1, n, 2))
-
-
-def right(indices, weights):
-    return _right([rows[i] for i in indices], [correct[i] for i in indices], weights)
-
-
-def tuned(indices):
-    return tune([rows[i] for i in indices], [correct[i] for i in indices], used)
-
-
-weights = tuned(everything)
-held_out = right(halves[1], tuned(halves[0])) + right(halves[0], tuned(halves[1]))
+weights, right, held_out = tune_with_estimate(rows, correct, used)
 print(
-    f"reranked: WER {1 - right(everything, weights) / n:.4f}, two-fold "
-    f"{1 - held_out / n:.4f}, weights {weights[: len(models)].tolist()}"
+    f"reranked: WER {1 - right / n:.4f}, two-fold {1 - held_out / n:.4f}, "
+    f"weights {weights[: len(models)].tolist()}"
 )

@@ -29,6 +29,19 @@ from zoo.models.losses import per_replica
 
 RNNS = ("lstm", "gru")
 ATTENTIONS = ("additive", "multiplicative")
+# the constructor's settings besides the vocabulary sizes: `get_config` and model cards list them
+SETTINGS = (
+    "embedding_dim",
+    "units",
+    "encoder_depth",
+    "decoder_depth",
+    "bidirectional",
+    "rnn",
+    "attention",
+    "dropout",
+    "input_feeding",
+    "label_smoothing",
+)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -229,10 +242,13 @@ class Seq2Seq(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         logits = tf.cast(y_pred, "float32")
-        per_step = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-        if self.label_smoothing:
-            spread = -tf.reduce_mean(tf.nn.log_softmax(logits), axis=-1)
-            per_step = (1.0 - self.label_smoothing) * per_step + self.label_smoothing * spread
+        if self.label_smoothing:  # one log-softmax serves the right token and the spread
+            log_p = tf.nn.log_softmax(logits)
+            right = -tf.gather(log_p, tf.cast(y, "int32"), batch_dims=2)
+            spread = -tf.reduce_mean(log_p, axis=-1)
+            per_step = (1.0 - self.label_smoothing) * right + self.label_smoothing * spread
+        else:
+            per_step = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
         weights = tf.cast(y > 0, per_step.dtype)
         loss = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
         return per_replica(loss + tf.add_n(self.losses) if self.losses else loss)
@@ -346,19 +362,6 @@ class Seq2Seq(keras.Model):
 
     def get_config(self):
         config = super().get_config()
-        for name in (
-            "source_vocab_size",
-            "target_vocab_size",
-            "embedding_dim",
-            "units",
-            "encoder_depth",
-            "decoder_depth",
-            "bidirectional",
-            "rnn",
-            "attention",
-            "dropout",
-            "input_feeding",
-            "label_smoothing",
-        ):
+        for name in ("source_vocab_size", "target_vocab_size", *SETTINGS):
             config[name] = getattr(self, name)
         return config
