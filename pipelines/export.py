@@ -154,7 +154,8 @@ def export_language_model(model, tokens, out):
       natural-log probability of each text read from `<BOS>` (to `<EOS>` for a `lines` model),
       `tokens` (batch,) how many tokens were scored, `log_prob_per_token` (batch,).
     - `generate(prompt, length, temperature)`: scalars (string, int32, float32) -> `text`, a
-      sample continuing `prompt` (without it), drawn inside the graph; never `<UNK>`.
+      sample continuing `prompt` (without it), drawn inside the graph; never `<UNK>`. A
+      backward model (`tokens.reverse`) writes what comes before `prompt`, in reading order.
     """
     vocab = tokens.vocab
     table = vocab.lookup_table()
@@ -167,6 +168,8 @@ def export_language_model(model, tokens, out):
 
     def encode(texts):
         pieces = graph_pieces(texts, tokens.level, tokens.lower)
+        if tokens.reverse:  # a backward model reads from the end
+            pieces = tf.reverse(pieces, [1])
         ids = tf.cast(tf.ragged.map_flat_values(table.lookup, pieces), tf.int32)
         rows = tf.shape(texts)[0]
         parts = [tf.fill([rows, 1], bos), ids]
@@ -210,6 +213,8 @@ def export_language_model(model, tokens, out):
         )
         drawn = out.stack()
         drawn = tf.boolean_mask(drawn, drawn > 0)
+        if tokens.reverse:  # written right to left: the text in reading order
+            drawn = tf.reverse(drawn, [0])
         return {"text": tf.strings.reduce_join(tf.gather(names, drawn), separator=separator)}
 
     signature = [

@@ -15,6 +15,7 @@ next). `lines`: one sequence per line (a name, a sentence), each read from `<BOS
 `vocab.txt` and `lm.json` (level and format).
 """
 
+import itertools
 import json
 import math
 import os
@@ -76,14 +77,20 @@ def split_text(text, level, lower=False):
 
 
 class Tokens:
-    """How a model turns text into ids and back: the vocabulary, the level and the format."""
+    """How a model turns text into ids and back: the vocabulary, the level and the format.
+    `reverse` (a backward model) reads every text from its end: characters (or the words of
+    each line, and the lines) in reverse order; `join` turns what such a model wrote back into
+    reading order."""
 
-    def __init__(self, vocab, level, data_format, lower=False):
+    def __init__(self, vocab, level, data_format, lower=False, reverse=False):
         self.vocab, self.level, self.format = vocab, level, data_format
         self.lower = lower and level == "word"
+        self.reverse = reverse
 
     @classmethod
-    def build(cls, text, level, data_format, max_vocab=None, min_count=1, lower=False):
+    def build(
+        cls, text, level, data_format, max_vocab=None, min_count=1, lower=False, reverse=False
+    ):
         from pipelines.text import Vocabulary
 
         texts = [text] if isinstance(text, str) else text  # one text, or blocks of it
@@ -94,17 +101,21 @@ class Tokens:
         vocab = Vocabulary.build(units, min_count=min_count, max_size=max_vocab)
         if level == "char" and data_format == "lines":
             vocab = Vocabulary([t for t in vocab.tokens[4:] if t != "\n"])
-        return cls(vocab, level, data_format, lower)
+        return cls(vocab, level, data_format, lower, reverse)
 
     def pieces(self, text):
-        return split_text(text, self.level, self.lower)
+        """The tokens of a text in the order the model reads them."""
+        pieces = split_text(text, self.level, self.lower)
+        return pieces[::-1] if self.reverse else pieces
 
     def stream(self, text):
         """Ids of a continuous text: `<BOS>`, the text (word level: `<EOS>` after each line)."""
         if self.level == "char":
+            text = text[::-1] if self.reverse else text
             return np.asarray([self.vocab.bos_id] + self.vocab.encode(list(text)), "int32")
         ids = [self.vocab.bos_id]
-        for line in text.splitlines():
+        lines = text.splitlines()
+        for line in lines[::-1] if self.reverse else lines:
             ids += self.vocab.encode(self.pieces(line)) + [self.vocab.eos_id]
         return np.asarray(ids, "int32")
 
@@ -120,12 +131,23 @@ class Tokens:
         ]
 
     def join(self, pieces):
+        """Tokens the model wrote (in its reading order) as text in reading order."""
+        pieces = pieces[::-1] if self.reverse else pieces
         return "".join(pieces) if self.level == "char" else " ".join(pieces)
+
+    def attach(self, prompt, text):
+        """A sample `text` beside the `prompt` it was drawn from: after it for a forward model,
+        before it for a backward one."""
+        parts = [text, prompt] if self.reverse else [prompt, text]
+        return "".join(parts) if self.level == "char" else " ".join(filter(None, parts))
 
     def save(self, folder):
         self.vocab.save(os.path.join(folder, "vocab.txt"))
+        settings = {"level": self.level, "format": self.format, "lower": self.lower}
+        if self.reverse:
+            settings["reverse"] = True
         with open(os.path.join(folder, "lm.json"), "w", encoding="utf-8") as handle:
-            json.dump({"level": self.level, "format": self.format, "lower": self.lower}, handle)
+            json.dump(settings, handle)
 
     @classmethod
     def load(cls, folder):
@@ -138,26 +160,46 @@ class Tokens:
             level=settings["level"],
             data_format=settings["format"],
             lower=settings.get("lower", False),
+            reverse=settings.get("reverse", False),
         )
 
 
-def stream_dataset(ids, batch, bptt, seed):
+def stream_windows(ids, batch, bptt, seed, start=0, endless=False):
     """Consecutive windows of `batch` parallel streams, for truncated BPTT: batch k's row i
-    continues batch k-1's row i. Each epoch starts at a new random offset, so that windows do
-    not always cut the text at the same places."""
-    import tensorflow as tf
-
-    epoch = [0]
-
-    def windows():
-        rng = np.random.default_rng(seed + epoch[0])
-        epoch[0] += 1
+    continues batch k-1's row i. Pass p over the text starts at an offset drawn from
+    `seed + p`, so that windows do not always cut the text at the same places. One pass, or
+    with `endless` pass after pass, beginning at the `start`-th window of them all (where a
+    resumed run left off)."""
+    passes = itertools.count(0) if endless else [0]
+    for p in passes:
+        rng = np.random.default_rng(seed + p)
         offset = int(rng.integers(0, bptt)) if len(ids) > batch * (bptt + 1) * 2 else 0
         usable = (len(ids) - offset - 1) // batch * batch
         x = ids[offset : offset + usable].reshape(batch, -1)
         y = ids[offset + 1 : offset + 1 + usable].reshape(batch, -1)
-        for start in range(0, x.shape[1] - bptt + 1, bptt):
-            yield x[:, start : start + bptt], y[:, start : start + bptt]
+        count = (x.shape[1] - bptt) // bptt + 1
+        if start >= count:
+            start -= count
+            continue
+        for k in range(start, count):
+            yield x[:, k * bptt : (k + 1) * bptt], y[:, k * bptt : (k + 1) * bptt]
+        start = 0
+
+
+def stream_dataset(ids, batch, bptt, seed, start=0, endless=False):
+    """`stream_windows` as a dataset. Without `endless`, each iteration (a Keras epoch) is the
+    next pass; with it, one iterator runs through pass after pass (epochs of
+    `steps_per_epoch` batches), from window `start`."""
+    import tensorflow as tf
+
+    passes = [0]
+
+    def windows():
+        if endless:
+            yield from stream_windows(ids, batch, bptt, seed, start, endless=True)
+        else:
+            passes[0] += 1
+            yield from stream_windows(ids, batch, bptt, seed + passes[0] - 1)
 
     spec = tf.TensorSpec([batch, bptt], tf.int32)
     return tf.data.Dataset.from_generator(windows, output_signature=(spec, spec)).prefetch(4)
@@ -357,7 +399,8 @@ def main():
     default=10_000,
     show_default=True,
     type=click.IntRange(5),
-    help="Word level: keep the most frequent words (specials included).",
+    help="Keep the most frequent words (characters at char level), specials included; the "
+    "rest are <UNK>.",
 )
 @click.option(
     "--bptt",
@@ -388,6 +431,18 @@ def main():
     "--vectors",
     type=click.Path(dir_okay=False),
     help="Word level: word vectors (word2vec text) to start the embeddings from.",
+)
+@click.option(
+    "--reverse",
+    is_flag=True,
+    help="A backward model: read every text from its end (right to left).",
+)
+@click.option(
+    "--steps-per-epoch",
+    default=None,
+    type=click.IntRange(1),
+    help="Text format: an epoch is this many batches (the text read pass after pass), so that "
+    "a long run checkpoints (and --resume continues) within a pass.",
 )
 @cli.reports_bad_input
 def train(
@@ -420,6 +475,8 @@ def train(
     tie_embeddings,
     lower,
     vectors,
+    reverse,
+    steps_per_epoch,
 ):
     """Trains a language model on a corpus and writes it to --out."""
     import keras
@@ -436,6 +493,10 @@ def train(
     streamed = records.streamed_sources(train_sources, "lm")
     if streamed and data_format != "text":
         raise click.BadParameter("records stream --format text only", param_hint="--format")
+    if steps_per_epoch and (streamed or data_format != "text"):
+        raise click.BadParameter(
+            "--steps-per-epoch needs --format text and files", param_hint="--steps-per-epoch"
+        )
     if streamed:  # blocks of lines read again on every pass, never held in memory
         text = StreamedText(streamed, max_examples)
     else:
@@ -459,9 +520,8 @@ def train(
                 old, tokens = load_lm(init_model)
                 config = old.get_config()
             else:
-                word_level = level == "word"
                 tokens = Tokens.build(
-                    text, level, data_format, max_vocab if word_level else None, lower=lower
+                    text, level, data_format, max_vocab, lower=lower, reverse=reverse
                 )
                 config = {
                     "vocab_size": len(tokens.vocab),
@@ -505,7 +565,13 @@ def train(
             raise DataError(
                 train_sources[0], f"too short for {batch_size} streams of {bptt} tokens"
             )
-        dataset = stream_dataset(ids, batch_size, bptt, seed + ((run.state or {}).get("epoch", 0)))
+        done = (run.state or {}).get("epoch", 0)
+        if steps_per_epoch:  # one endless stream, from where the last epoch left it
+            dataset = stream_dataset(
+                ids, batch_size, bptt, seed, start=done * steps_per_epoch, endless=True
+            )
+        else:
+            dataset = stream_dataset(ids, batch_size, bptt, seed + done)
         # truncated BPTT starts every epoch from zero states
         callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: model.reset_states())]
     else:
@@ -527,6 +593,7 @@ def train(
         lr_decay=lr_decay,
         average=average,
         callbacks=callbacks,
+        steps_per_epoch=steps_per_epoch,
     )
     from pipelines.card import describe_run
 
@@ -541,9 +608,11 @@ def train(
             },
             "level": tokens.level,
             "lower": tokens.lower,
+            "reverse": tokens.reverse,
             "format": tokens.format,
             "bptt": bptt,
             "batch_size": batch_size,
+            "steps_per_epoch": steps_per_epoch,
         },
         sizes={"vocab": len(tokens.vocab)},
         train_sources=train_sources,
@@ -596,9 +665,7 @@ def sample_command(model, prompt, length, temperature, top_k, num, seed):
     """Samples novel sequences, one per line."""
     lm, tokens = load_lm(model)
     for text in sample(lm, tokens, num, length, temperature, top_k, prompt, seed):
-        click.echo(
-            prompt + text if tokens.level == "char" else " ".join(filter(None, [prompt, text]))
-        )
+        click.echo(tokens.attach(prompt, text))
 
 
 @main.command()
@@ -638,7 +705,7 @@ def predict(model, texts, input_path, length, temperature, seed, as_json):
         if as_json:
             cli.print_json({"text": text, "continuation": continuation})
         else:
-            click.echo(text + ("" if tokens.level == "char" else " ") + continuation)
+            click.echo(tokens.attach(text, continuation))
 
 
 @main.command()

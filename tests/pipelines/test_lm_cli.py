@@ -1,5 +1,6 @@
 """`python -m pipelines.lm` end to end on tiny corpora the test writes itself."""
 
+import itertools
 import json
 import math
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -264,3 +266,55 @@ def test_training_streams_from_records(tmp_path):
     result = invoke("train", "--train", folder, *args, "--bptt", 10, "--out", out)
     assert result.exit_code == 0, result.output
     assert lm.Tokens.load(out).level == "word"
+
+
+def test_endless_stream_resumes_at_the_window_it_left():
+    ids = np.arange(1000, dtype="int32")
+    full = list(itertools.islice(lm.stream_windows(ids, 4, 10, 7, endless=True), 60))
+    later = list(itertools.islice(lm.stream_windows(ids, 4, 10, 7, start=37, endless=True), 23))
+    assert len(full) == 60  # more than one pass (24 windows a pass)
+    for (x, y), (x2, y2) in zip(full[37:], later):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    first_pass = list(lm.stream_windows(ids, 4, 10, 7))
+    for (x, _), (x2, _) in zip(first_pass, full):
+        np.testing.assert_array_equal(x, x2)
+    # consecutive windows continue each row: truncated BPTT
+    np.testing.assert_array_equal(full[1][0][:, 0], full[0][0][:, -1] + 1)
+
+
+def test_backward_model_reads_right_to_left(tmp_path):
+    corpus = tmp_path / "play.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 60)
+    out = tmp_path / "backward"
+    common = ["--train", corpus, "--dev", corpus, "--out", out, "--units", 16, "--depth", 1]
+    common += ["--batch-size", 4, "--bptt", 20, "--learning-rate", 0.02, "--reverse"]
+    assert invoke("train", *common, "--epochs", 1, "--steps-per-epoch", 15).exit_code == 0
+    assert json.loads((out / "lm.json").read_text())["reverse"] is True
+    card = json.loads((out / "card.json").read_text())
+    assert card["architecture"]["reverse"] and card["architecture"]["steps_per_epoch"] == 15
+    model, tokens = lm.load_lm(str(out))
+    assert tokens.pieces("abc") == ["c", "b", "a"] and tokens.join(["c", "b", "a"]) == "abc"
+    scored = lm.score_texts(model, tokens, ["question."])[0]
+    ids = np.asarray([tokens.vocab.bos_id] + tokens.vocab.encode(list(".noitseuq")), "int32")
+    expected = lm.sequence_log_probs(model, [ids])[0]
+    assert scored["log_prob"] == pytest.approx(float(expected.sum()), abs=1e-4)
+    sampled = invoke("sample", "--model", out, "--prompt", "question.", "--length", 12)
+    assert sampled.output.rstrip("\n").endswith("question.")
+    served = tmp_path / "served"
+    assert invoke("export", "--model", out, "--out", served).exit_code == 0
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(served))
+    result = loaded.signatures["serving_default"](texts=tf.constant(["question."]))
+    assert float(result["log_prob"][0]) == pytest.approx(scored["log_prob"], abs=1e-3)
+
+
+def test_steps_per_epoch_needs_a_text_corpus(tmp_path):
+    corpus = tmp_path / "names.txt"
+    corpus.write_text("\n".join(NAMES * 10) + "\n")
+    result = invoke(
+        "train", "--train", corpus, "--format", "lines", "--steps-per-epoch", 3,
+        "--out", tmp_path / "out",
+    )
+    assert result.exit_code == 2 and "--steps-per-epoch" in result.output
