@@ -1,18 +1,9 @@
 """`card.json`: what a model folder says about itself (DESIGN: model folders)."""
 
-import hashlib
 import os
 import platform
 
-from pipelines.cli import command_line
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from pipelines.io import sha256
 
 
 def describe_source(source):
@@ -49,8 +40,11 @@ def versions():
     }
 
 
-def describe_run(task, model, architecture, sizes, train_sources, dev_source, result, extra=None):
-    """The card of a model just trained by `python -m pipelines.<task> train ...`."""
+def describe_run(
+    task, model, architecture, sizes, train_sources, dev_source, result, command, extra=None
+):
+    """The card of a model just trained: `command` is what reproduces it (the command line,
+    or the Python call, that trained it)."""
     best = {k: v for k, v in (result.get("best") or {}).items() if k != "value"}
     return {
         "task": task,
@@ -62,7 +56,7 @@ def describe_run(task, model, architecture, sizes, train_sources, dev_source, re
             "dev": describe_source(dev_source) if dev_source else None,
         },
         # the command that reproduces the model (a --resume continues the same command)
-        "command": command_line(task).replace(" --resume", ""),
+        "command": command,
         "dev_metrics": best,
         "epochs": result.get("epochs"),
         "best_epoch": result.get("best_epoch"),

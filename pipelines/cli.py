@@ -4,6 +4,7 @@ Bad input (`DataError`) ends a command with one line on stderr naming the file a
 status 2, as click's usage errors do; anything else is an internal error (status 1).
 """
 
+import dataclasses
 import functools
 import json
 import os
@@ -11,7 +12,7 @@ import sys
 
 import click
 
-from pipelines.errors import DataError
+from pipelines.errors import BadSetting, DataError
 
 
 class BadInput(click.ClickException):
@@ -39,7 +40,8 @@ def run(group):
 
 
 def reports_bad_input(command):
-    """Turns `DataError` raised by a command into `BadInput`."""
+    """Turns `DataError` raised by a command into `BadInput`, and `BadSetting` into click's
+    report of a bad option value."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -47,8 +49,14 @@ def reports_bad_input(command):
             return command(*args, **kwargs)
         except DataError as error:
             raise BadInput(str(error)) from None
+        except BadSetting as error:
+            raise click.BadParameter(error.message, param_hint=error.option) from None
 
     return wrapper
+
+
+def echo_err(message):
+    click.echo(message, err=True)
 
 
 def print_json(record):
@@ -91,16 +99,6 @@ def texts_from(texts, input_path):
     return sys.stdin.read().splitlines()
 
 
-def model_folder(name_or_path):
-    """The folder of a shipped model's name or a path; `DataError` listing the names if neither."""
-    from zoo import registry
-
-    try:
-        return registry.model_dir(name_or_path)
-    except FileNotFoundError as error:
-        raise DataError(name_or_path, str(error)) from None
-
-
 # === Options shared by every task ===
 
 
@@ -118,7 +116,7 @@ def _split_cpu(ctx, param, value):
 
 def _expand_globs(ctx, param, value):
     """--train takes glob patterns (`data/part-*.csv.gz`): the files they match, sorted."""
-    from pipelines.records import expand
+    from pipelines.data.records import expand
 
     try:
         return tuple(expand(value))
@@ -126,9 +124,26 @@ def _expand_globs(ctx, param, value):
         raise click.BadParameter(str(error)) from None
 
 
-def train_options(command):
-    """The options every `train` verb takes (DESIGN: the command line)."""
-    options = [
+def setting(settings, *names, **kwargs):
+    """A `click.option` for a field of a settings dataclass: the default (shown by `--help`)
+    is the dataclass's, the parameter name the field's."""
+    field = kwargs.pop("field", None) or max(names, key=len).lstrip("-").replace("-", "_")
+    default = next(f.default for f in dataclasses.fields(settings) if f.name == field)
+    if kwargs.get("is_flag"):
+        return click.option(*names, field, **kwargs)
+    return click.option(*names, field, default=default, show_default=default is not None, **kwargs)
+
+
+def train_options(settings):
+    """The options every `train` verb takes (DESIGN: the command line), defaults from the
+    task's settings dataclass."""
+    options = _data_options(settings) + _run_options(settings)
+    return lambda command: functools.reduce(lambda c, o: o(c), reversed(options), command)
+
+
+def _data_options(settings):
+    """--train, --dev, --out, --init and the optimisation options."""
+    return [
         click.option(
             "--train",
             "train_sources",
@@ -142,78 +157,92 @@ def train_options(command):
         click.option(
             "--out", required=True, type=click.Path(file_okay=False), help="Model folder to write."
         ),
-        click.option("--init", "init_model", help="Start from this model (name or path)."),
-        click.option("--epochs", default=None, type=click.IntRange(1), help="Maximum epochs."),
-        click.option("--batch-size", default=None, type=click.IntRange(1)),
-        click.option("--learning-rate", default=None, type=click.FloatRange(0, min_open=True)),
-        click.option(
+        setting(settings, "--init", help="Start from this model (name or path)."),
+        setting(settings, "--epochs", type=click.IntRange(1), help="Maximum epochs."),
+        setting(settings, "--batch-size", type=click.IntRange(1)),
+        setting(settings, "--learning-rate", type=click.FloatRange(0, min_open=True)),
+        setting(
+            settings,
             "--clip-norm",
-            default=5.0,
-            show_default=True,
             type=click.FloatRange(0),
             help="Gradient clipping by global norm (0: off).",
         ),
-        click.option(
+        setting(
+            settings,
             "--patience",
-            default=None,
             type=click.IntRange(1),
             help="Early stopping: epochs without a better dev metric.",
         ),
-        click.option(
+        setting(
+            settings,
             "--lr-decay",
-            default=None,
             type=click.FloatRange(0, 1, min_open=True, max_open=True),
             help="Multiply the learning rate by this after each epoch whose dev metric is not "
             "the best so far (reduce on plateau).",
         ),
-        click.option(
+        setting(
+            settings,
             "--average",
-            default=None,
             type=click.IntRange(2),
             help="After every epoch also try the mean of the last N epochs' weights on the dev "
             "data (checkpoint averaging); kept when it is the best.",
         ),
-        click.option(
+        setting(
+            settings,
             "--max-examples",
-            default=None,
             type=click.IntRange(1),
             help="Use the first N examples of each source.",
         ),
-        click.option("--seed", default=0, show_default=True, type=int),
-        click.option(
+    ]
+
+
+def _run_options(settings):
+    """Seeds, --resume, the data format, the strategy and the precision."""
+    return [
+        setting(settings, "--seed", type=int),
+        setting(
+            settings,
             "--resume",
             is_flag=True,
             help="Continue an interrupted run of the same command from its last epoch.",
         ),
-        click.option(
-            "--format", "data_format", default=None, help="Data format, if not from the extension."
+        setting(
+            settings,
+            "--format",
+            field="data_format",
+            help="Data format, if not from the extension.",
         ),
-        click.option(
+        setting(
+            settings,
             "--strategy",
             type=click.Choice(["default", "mirrored", "multi_worker"]),
-            default="default",
-            show_default=True,
             help="tf.distribute: one device, all local GPUs (or --cpu-replicas CPUs), or the "
             "workers named in TF_CONFIG.",
         ),
-        click.option(
+        setting(
+            settings,
             "--cpu-replicas",
             type=click.IntRange(1, 64),
-            default=None,
             callback=_split_cpu,
             help="With --strategy mirrored and no GPU: train on this many logical CPU devices.",
         ),
-        click.option(
+        setting(
+            settings,
             "--precision",
             type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]),
-            default="float32",
-            show_default=True,
             help="Keras mixed-precision policy (losses, softmaxes and the CRF stay float32).",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+
+
+def train(task_train, name, train_sources, dev_source, out, settings):
+    """A `train` verb's body: runs the task's `train` with the command line as the card's
+    command and progress on stderr, then prints the run's summary."""
+    command = command_line(name).replace(" --resume", "")
+    trained = task_train(
+        list(train_sources), dev=dev_source, out=out, log=echo_err, command=command, **settings
+    )
+    print_json(trained.summary)
 
 
 def model_option(default):
@@ -250,3 +279,38 @@ def command_line(task):
             for item in value if param.multiple else [value]:
                 words += [name, str(item)]
     return " ".join(shlex.quote(w) for w in words)
+
+
+def add_export(group, load, default_model, help):
+    """Adds the `export` verb every task has to a command group: `export [--model MODEL]
+    --out DIR` writes the model's SavedModel (`load(model).export(out)`)."""
+
+    @group.command(help=help)
+    @model_option(default_model)
+    @click.option("--out", required=True, type=click.Path(file_okay=False))
+    @reports_bad_input
+    def export(model, out):
+        load(model).export(out)
+        click.echo(f"SavedModel written to {out}", err=True)
+
+    return export
+
+
+def texts_options(command):
+    """`TEXT ...` and `--input FILE`: the texts of `predict`-like verbs (`texts_from`)."""
+    command = click.option(
+        "--input", "input_path", type=click.Path(dir_okay=False), help="One text per line."
+    )(command)
+    return click.argument("texts", nargs=-1)(command)
+
+
+def print_metrics(metrics, as_json):
+    """An `evaluate` verb's output: the JSON object, or `name value` pairs on one line."""
+    if as_json:
+        print_json(metrics)
+    else:
+        click.echo(
+            " ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
+            )
+        )

@@ -18,3 +18,20 @@ class DataError(ValueError):
         self.message = message
         where = self.path if line is None else f"{self.path}:{line}"
         super().__init__(f"{where}: {message}")
+
+
+class BadSetting(ValueError):
+    """A setting (a `train` keyword, a command-line option) with a value that cannot work. The
+    command line reports it as click reports a bad option value (`Invalid value for
+    '--label-names': ...`, exit status 2).
+
+    Args:
+        option: the command-line option (`--label-names`); the Python keyword is its name
+            with underscores.
+        message: what is wrong.
+    """
+
+    def __init__(self, option, message):
+        self.option, self.message = option, message
+        keyword = option.lstrip("-").replace("-", "_") if option else None
+        super().__init__(f"{keyword}: {message}" if keyword else message)

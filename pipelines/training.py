@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.errors import DataError
+from pipelines.io import write_atomically, write_json
 
 CHECKPOINT = "checkpoint.keras"
 BEST = "best.weights.h5"
@@ -103,34 +104,22 @@ class FineTuning(keras.callbacks.Callback):
             self.log(f"epoch {epoch + 1}: the lowest {frozen} of {len(rates)} levels frozen")
 
 
+class FrozenFirst(FineTuning):
+    """The lowest group (a tagger's encoder) frozen for the first `epochs` epochs: only the
+    groups above it (the tag head) train, then everything at the base rate."""
+
+    def __init__(self, epochs, log=None):
+        super().__init__(log=log)
+        self.epochs = epochs
+
+    def rates(self, epoch, count):
+        return [0.0 if g == 0 and epoch < self.epochs else 1.0 for g in range(count)]
+
+
 def layerwise_adam(groups, learning_rate, **kwargs):
     """A `LayerwiseAdam` for lists of variables ordered from the input to the output."""
     paths = {variable.path: index for index, group in enumerate(groups) for variable in group}
     return LayerwiseAdam(learning_rate, groups=paths, **kwargs)
-
-
-def write_json(path, record):
-    """Writes JSON atomically: a temporary file renamed over `path`."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
-def write_atomically(out, write):
-    """Runs `write(tmp)` for a temporary folder beside `out`, then renames it to `out`."""
-    out = os.path.abspath(os.fspath(out))
-    tmp = f"{out}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    write(tmp)
-    if os.path.exists(out):
-        old = f"{out}.old{os.getpid()}"
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 def save_model(model, path):
@@ -143,6 +132,10 @@ def save_model(model, path):
     os.replace(tmp, path)
 
 
+def log_to_stderr(message):
+    print(message, file=sys.stderr, flush=True)
+
+
 class TrainingRun:
     """One `train` command's run, writing the model folder `out`.
 
@@ -150,7 +143,7 @@ class TrainingRun:
         out: the model folder to write.
         resume: continue from `out.partial/` if a checkpoint is there (else start afresh).
         seed: seeds everything before the model is built.
-        log: where progress lines go (default: stderr via `click.echo`).
+        log: where progress lines go (default: standard error).
         strategy: `"default"`, `"mirrored"` or `"multi_worker"` (`pipelines.distribute`);
             build and compile the model inside `run.scope()`.
         cpu_replicas: with `"mirrored"` on a machine without GPUs, this many CPU devices.
@@ -168,21 +161,18 @@ class TrainingRun:
         cpu_replicas=None,
         precision="float32",
     ):
-        import click
-
         from pipelines import distribute
 
         distribute.set_precision(precision)
         self.strategy = distribute.make_strategy(strategy, cpu_replicas)
         self.chief = strategy != "multi_worker" or distribute.is_chief()
-        self.log = log or (lambda message: click.echo(message, err=True))
+        self.log = log or log_to_stderr
         if not self.chief:  # another worker: the same work, written where no user looks
             import tempfile
 
             out = os.path.join(tempfile.mkdtemp(prefix="zoo-worker-"), "model")
         self.out = os.path.abspath(os.fspath(out))
         self.work = self.out + ".partial"
-        self.log = log or (lambda message: click.echo(message, err=True))
         self.state = None
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise DataError(out, "exists and is not a folder")
@@ -449,10 +439,10 @@ class _EpochEnd(keras.callbacks.Callback):
         improved = improved or averaged
         decayed = ""
         if self.lr_decay and not improved:
-            rate = float(self.model.optimizer.learning_rate) * self.lr_decay
+            rate = learning_rate(self.model.optimizer) * self.lr_decay
             self.model.optimizer.learning_rate = rate
             decayed = f"  learning rate {rate:.3g}"
-        record["learning_rate"] = float(self.model.optimizer.learning_rate)  # for what follows
+        record["learning_rate"] = learning_rate(self.model.optimizer)  # for what follows
         self.state["epoch"] = epoch + 1
         self.state["history"].append(record)
         waited = epoch + 1 - self.state["best_epoch"]
@@ -479,6 +469,12 @@ class _EpochEnd(keras.callbacks.Callback):
             f" ({seconds:.0f} s){'  best ' + name if improved else ''}"
             f"{decayed}{'  early stop' if self.state.get('stopped') else ''}"
         )
+
+
+def learning_rate(optimizer):
+    """The optimizer's learning rate as a float; under a `tf.distribute` strategy it is a
+    distributed variable, which `float()` cannot read."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def plot_history(history, path):

@@ -13,15 +13,17 @@ import os
 import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-from pipelines import seq2seq  # noqa: E402
+from pipelines.seq2seq.data import read_cmudict, references  # noqa: E402
+from pipelines.seq2seq.decoding import decode  # noqa: E402
+from pipelines.seq2seq.rerank import load_network  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", default="g2p-cmudict")
 parser.add_argument("--data", default="../shared/data/cmudict/dev.dict")
 args = parser.parse_args()
-model, sides = seq2seq.load_seq2seq(args.model)
-words, refs = seq2seq.references(seq2seq.read_cmudict(args.data))
-outputs = [text for text, _ in seq2seq.decode(model, sides, words, network_only=True)]
+model, sides = load_network(args.model)
+words, refs = references(read_cmudict(args.data))
+outputs = [text for text, _ in decode(model, sides, words, network_only=True)]
 
 
 def unstressed(phonemes):

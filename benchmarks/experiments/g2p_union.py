@@ -15,8 +15,13 @@ import argparse
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-from pipelines import seq2seq  # noqa: E402
-from pipelines.rerank import sequence_scores, tune_with_estimate  # noqa: E402
+from pipelines.seq2seq.data import read_cmudict, references  # noqa: E402
+from pipelines.seq2seq.decoding import nbest  # noqa: E402
+from pipelines.seq2seq.rerank import (  # noqa: E402
+    load_network,  # noqa: E402
+    sequence_scores,
+    tune_with_estimate,
+)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", default="g2p-cmudict")
@@ -25,21 +30,21 @@ parser.add_argument("--data", default="../shared/data/cmudict/dev.dict")
 parser.add_argument("--beam", type=int, default=4)
 parser.add_argument("--network-beam-only", action="store_true")
 args = parser.parse_args()
-model, sides = seq2seq.load_seq2seq(args.model)
+model, sides = load_network(args.model)
 if sides.reranker is None or sides.reranker.rescorer is None:
     raise SystemExit(f"{args.model}: no rescorer in this model folder")
 models = {"network": (model, sides), "rescorer": sides.reranker.rescorer}
 if args.extra:
-    models["extra"] = seq2seq.load_seq2seq(args.extra)
-words, refs = seq2seq.references(seq2seq.read_cmudict(args.data))
-beams = {name: seq2seq.nbest(m, s, words, args.beam) for name, (m, s) in models.items()}
+    models["extra"] = load_network(args.extra)
+words, refs = references(read_cmudict(args.data))
+beams = {name: nbest(m, s, words, args.beam) for name, (m, s) in models.items()}
 pooled = [beams["network"]] if args.network_beam_only else list(beams.values())
 candidates = [
     list(dict.fromkeys(out for found in per_word for out, _ in found)) for per_word in zip(*pooled)
 ]
 flat = [(word, c) for word, found in zip(words, candidates) for c in found]
 scores = [iter(sequence_scores(m, s, *zip(*flat))) for m, s in models.values()]
-# rows in `pipelines.rerank.FEATURES` order: score, rescorer, then the extra model's score
+# rows in `pipelines.seq2seq.rerank.FEATURES` order: score, rescorer, then the extra model's score
 rows = [
     [[next(s) for s in scores] + [0.0] * (4 - len(scores)) for _ in found] for found in candidates
 ]

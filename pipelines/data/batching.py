@@ -6,7 +6,6 @@ each batch is padded only to its own longest sentence.
 """
 
 import numpy as np
-import tensorflow as tf
 
 
 def default_boundaries(lengths, buckets=8):
@@ -50,6 +49,8 @@ def bucketed_dataset(
     Returns:
         A dataset of dicts of (batch, longest in batch, ...) tensors, prefetched.
     """
+    import tensorflow as tf
+
     if not examples:
         raise ValueError("no examples to batch")
     length_key = length_key or next(iter(signature))
@@ -87,6 +88,8 @@ def bucketed_dataset(
 
 def _pad_time(batch, multiple, padding_values):
     """Pads axis 1 (time) of every feature up to a multiple of `multiple`."""
+    import tensorflow as tf
+
     steps = tf.shape(next(iter(batch.values())))[1]
     extra = (multiple - steps % multiple) % multiple
     padded = {}
@@ -99,3 +102,23 @@ def _pad_time(batch, multiple, padding_values):
             value, paddings, constant_values=tf.cast(padding_values.get(name, 0), value.dtype)
         )
     return padded
+
+
+def by_length(items, batch_size, length=len):
+    """Batches for inference: `(indices, items)` of at most `batch_size` items of similar
+    lengths (sorted by `length`), so that little of each padded batch is padding; a caller
+    scatters each batch's results back to `indices`."""
+    order = sorted(range(len(items)), key=lambda i: length(items[i]))
+    for lo in range(0, len(order), batch_size):
+        chunk = order[lo : lo + batch_size]
+        yield chunk, [items[i] for i in chunk]
+
+
+def pad(sequences, width=None, dtype="int32"):
+    """Right-padded (with 0) rows of `sequences`: `(len(sequences), width)`, `width` at least
+    the longest."""
+    width = max([width or 0] + [len(s) for s in sequences])
+    out = np.zeros((len(sequences), width), dtype)
+    for row, sequence in enumerate(sequences):
+        out[row, : len(sequence)] = sequence
+    return out

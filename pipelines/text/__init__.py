@@ -1,6 +1,12 @@
 """Text processing shared by every task: tokenizers with character offsets, vocabularies."""
 
-from pipelines.text.tokenize import Token, char_tokenize, normalize_word, word_tokenize
+from pipelines.text.tokenize import (
+    Token,
+    char_tokenize,
+    normalize_word,
+    split_text,
+    word_tokenize,
+)
 from pipelines.text.vocabulary import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
 
 __all__ = [
@@ -13,5 +19,6 @@ __all__ = [
     "Vocabulary",
     "char_tokenize",
     "normalize_word",
+    "split_text",
     "word_tokenize",
 ]

@@ -108,3 +108,13 @@ def normalize_word(token):
 def char_tokenize(text):
     """One token per character (code point), spaces included, with offsets."""
     return [Token(ch, i, i + 1) for i, ch in enumerate(text)]
+
+
+def split_text(text, level, lower=False):
+    """Characters, or word tokens (`word_tokenize`); `lower` lower-cases words and folds their
+    digits to 0 (how `pipelines.sentiment` and lower-cased word language models read text)."""
+    if level == "char":
+        return list(text)
+    if lower:
+        return [normalize_word(t.text.lower()) for t in word_tokenize(text)]
+    return [t.text for t in word_tokenize(text)]

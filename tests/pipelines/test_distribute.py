@@ -86,6 +86,34 @@ def test_mirrored_on_two_cpus_equals_one_device():
         assert result["weights"] < 1e-4, name
 
 
+def test_a_task_trains_under_mirrored_with_a_dev_set(tmp_path):
+    """The path that once crashed at the end of the first epoch: a task's own `train`, through
+    the Python API, under the mirrored strategy on two CPU replicas with a dev set (dev
+    metrics, the learning-rate record and decay read a distributed variable) and a last batch
+    of one example (one replica gets no rows: the layers run their loops for it)."""
+    from tests.pipelines.test_sentiment_cli import write_csv
+
+    train = write_csv(tmp_path / "train.csv", 41, 0)
+    dev = write_csv(tmp_path / "dev.csv", 20, 1)
+    script = textwrap.dedent(
+        f"""
+        import json
+        from pipelines import sentiment
+        classifier = sentiment.train(
+            {train!r}, dev={dev!r}, out={str(tmp_path / "out")!r}, epochs=2, units=8,
+            min_count=1, batch_size=8, lr_decay=0.5, strategy="mirrored", cpu_replicas=2)
+        print(json.dumps(classifier.summary))
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["replicas"] == 2 and summary["epochs"] == 2
+    history = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert [type(h["learning_rate"]) for h in history] == [float, float]
+    assert (tmp_path / "out" / "model.keras").exists()
+
+
 def test_chief_is_the_first_worker_unless_a_chief_is_named(monkeypatch):
     cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
     for index, chief in ((0, True), (1, False)):

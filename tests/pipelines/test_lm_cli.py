@@ -10,18 +10,19 @@ import textwrap
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from pipelines import lm
+from pipelines.lm import data as lm_data
+from pipelines.lm import inference
+from pipelines.lm.__main__ import main as lm_main
+from pipelines.lm.preprocess import LMPreprocessor
+from tests import conftest
 
 NAMES = ["Aardonyx", "Abelisaurus", "Achelousaurus", "Brachiosaurus", "Tyrannosaurus", "Raptor"]
 
 
 def invoke(*args):
-    result = CliRunner().invoke(lm.main, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return conftest.invoke(lm_main, *args)
 
 
 def lines_of(output):
@@ -186,7 +187,7 @@ def test_word_level_keeps_the_top_words_and_ends_lines(models, tmp_path):
         10,
     )
     assert result.exit_code == 0, result.output
-    tokens = lm.Tokens.load(out)
+    tokens = LMPreprocessor.load(out)
     assert len(tokens.vocab) == 12 and "zebra" not in tokens.vocab  # <UNK> stands for it
     stream = tokens.stream("the cat sat .\nthe zebra")
     assert list(stream) == [
@@ -212,7 +213,7 @@ def test_lower_cased_tied_word_model_from_a_table_exports(tmp_path):
     args += ["--embedding-dim", 4, "--epochs", 2, "--batch-size", 2, "--bptt", 10]
     result = invoke("train", "--train", table, *args, "--out", out)
     assert result.exit_code == 0, result.output
-    tokens = lm.Tokens.load(out)
+    tokens = LMPreprocessor.load(out)
     assert tokens.lower and "the" in tokens.vocab and "The" not in tokens.vocab
     assert "0000" in tokens.vocab and "text" not in tokens.vocab  # digits folded, no header
     texts = ["The CAT sat in 2001.", "a dog sat on a mat"]
@@ -243,20 +244,20 @@ def test_lower_cased_tied_word_model_from_a_table_exports(tmp_path):
 
 
 def test_training_streams_from_records(tmp_path):
-    from pipelines import records
+    from pipelines.data import records
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("".join(f"the cat number {i % 7} sat on the mat .\n" for i in range(900)))
     folder = tmp_path / "records"
     records.convert("lm", [corpus], folder, shards=2)
-    streamed = lm.StreamedText([str(folder)])
+    streamed = lm_data.StreamedText([str(folder)])
     for level in ("char", "word"):
-        whole = lm.Tokens.build(corpus.read_text(), level, "text")
-        assert sorted(lm.Tokens.build(streamed, level, "text").vocab.tokens) == sorted(
+        whole = LMPreprocessor.build(corpus.read_text(), level, "text")
+        assert sorted(LMPreprocessor.build(streamed, level, "text").vocab.tokens) == sorted(
             whole.vocab.tokens
         )
-    tokens = lm.Tokens.build(corpus.read_text(), "word", "text")
-    windows = list(lm.records_windows(tokens, streamed, 4, 10, seed=0).as_numpy_iterator())
+    tokens = LMPreprocessor.build(corpus.read_text(), "word", "text")
+    windows = list(lm_data.records_windows(tokens, streamed, 4, 10, seed=0).as_numpy_iterator())
     x, y = windows[0]
     assert x.shape == (4, 10) and (x[:, 0] == tokens.vocab.bos_id).all()
     for (x1, y1), (x2, _) in zip(windows, windows[1:]):
@@ -265,18 +266,20 @@ def test_training_streams_from_records(tmp_path):
     args = ["--level", "word", "--units", 8, "--depth", 1, "--epochs", 1, "--batch-size", 4]
     result = invoke("train", "--train", folder, *args, "--bptt", 10, "--out", out)
     assert result.exit_code == 0, result.output
-    assert lm.Tokens.load(out).level == "word"
+    assert LMPreprocessor.load(out).level == "word"
 
 
 def test_endless_stream_resumes_at_the_window_it_left():
     ids = np.arange(1000, dtype="int32")
-    full = list(itertools.islice(lm.stream_windows(ids, 4, 10, 7, endless=True), 60))
-    later = list(itertools.islice(lm.stream_windows(ids, 4, 10, 7, start=37, endless=True), 23))
+    full = list(itertools.islice(lm_data.stream_windows(ids, 4, 10, 7, endless=True), 60))
+    later = list(
+        itertools.islice(lm_data.stream_windows(ids, 4, 10, 7, start=37, endless=True), 23)
+    )
     assert len(full) == 60  # more than one pass (24 windows a pass)
     for (x, y), (x2, y2) in zip(full[37:], later):
         np.testing.assert_array_equal(x, x2)
         np.testing.assert_array_equal(y, y2)
-    first_pass = list(lm.stream_windows(ids, 4, 10, 7))
+    first_pass = list(lm_data.stream_windows(ids, 4, 10, 7))
     for (x, _), (x2, _) in zip(first_pass, full):
         np.testing.assert_array_equal(x, x2)
     # consecutive windows continue each row: truncated BPTT
@@ -293,11 +296,12 @@ def test_backward_model_reads_right_to_left(tmp_path):
     assert json.loads((out / "lm.json").read_text())["reverse"] is True
     card = json.loads((out / "card.json").read_text())
     assert card["architecture"]["reverse"] and card["architecture"]["steps_per_epoch"] == 15
-    model, tokens = lm.load_lm(str(out))
+    loaded = lm.load(str(out))
+    model, tokens = loaded.model, loaded.preprocessor
     assert tokens.pieces("abc") == ["c", "b", "a"] and tokens.join(["c", "b", "a"]) == "abc"
-    scored = lm.score_texts(model, tokens, ["question."])[0]
+    scored = inference.score_texts(model, tokens, ["question."])[0]
     ids = np.asarray([tokens.vocab.bos_id] + tokens.vocab.encode(list(".noitseuq")), "int32")
-    expected = lm.sequence_log_probs(model, [ids])[0]
+    expected = inference.sequence_log_probs(model, [ids])[0]
     assert scored["log_prob"] == pytest.approx(float(expected.sum()), abs=1e-4)
     sampled = invoke("sample", "--model", out, "--prompt", "question.", "--length", 12)
     assert sampled.output.rstrip("\n").endswith("question.")
@@ -314,7 +318,14 @@ def test_steps_per_epoch_needs_a_text_corpus(tmp_path):
     corpus = tmp_path / "names.txt"
     corpus.write_text("\n".join(NAMES * 10) + "\n")
     result = invoke(
-        "train", "--train", corpus, "--format", "lines", "--steps-per-epoch", 3,
-        "--out", tmp_path / "out",
+        "train",
+        "--train",
+        corpus,
+        "--format",
+        "lines",
+        "--steps-per-epoch",
+        3,
+        "--out",
+        tmp_path / "out",
     )
     assert result.exit_code == 2 and "--steps-per-epoch" in result.output

@@ -11,6 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines import ner
+from pipelines.ner import data as ner_data
+from pipelines.ner.__main__ import main as ner_main
+from pipelines.ner.preprocess import NERPreprocessor
+from tests import conftest
 
 PEOPLE = ["Anna Smith", "John Brown", "Maria Lopez", "Ken Ito", "Ola Berg"]
 PLACES = ["Paris", "Berlin", "Oslo", "Lima", "Kyoto"]
@@ -33,10 +37,7 @@ def write_corpus(path, sentences=60, seed=0, extra_type=None):
 
 
 def invoke(*args):
-    result = CliRunner().invoke(ner.main, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return conftest.invoke(ner_main, *args)
 
 
 def last_json(output):
@@ -87,7 +88,7 @@ def test_train_writes_a_complete_model_folder(trained):
     assert card["data"]["train"][0]["sha256"] and card["dev_metrics"]["f1"] == summary["dev"]["f1"]
     assert "Epoch 1/3" in trained["output"]
     assert "word vectors for 3 of" in trained["output"] and card["vectors"]["sha256"]
-    assert "unseen-word" in ner.Vocabularies.load(out).words  # words with vectors are kept
+    assert "unseen-word" in NERPreprocessor.load(out).words  # words with vectors are kept
 
 
 def test_evaluate_reports_entity_metrics(trained):
@@ -177,7 +178,7 @@ def test_init_fine_tunes_with_a_new_tag_set(trained, tmp_path):
         8,
     )
     assert result.exit_code == 0, result.output
-    old, new = ner.Vocabularies.load(trained["out"]), ner.Vocabularies.load(out)
+    old, new = NERPreprocessor.load(trained["out"]), NERPreprocessor.load(out)
     assert new.words.tokens[: len(old.words)] == old.words.tokens  # known words keep their ids
     assert "Acme" in new.words and "B-ORG" in new.tags
     assert "new tag head" in result.output
@@ -201,7 +202,7 @@ def test_a_crash_leaves_no_model_folder_and_resume_continues(trained, tmp_path, 
         2,
     ]
     calls = []
-    real = ner._dev_metrics
+    real = ner.Tagger.dev_metrics
 
     def crash_in_epoch_2(*a):
         calls.append(1)
@@ -209,11 +210,11 @@ def test_a_crash_leaves_no_model_folder_and_resume_continues(trained, tmp_path, 
             raise KeyboardInterrupt("killed")
         return real(*a)
 
-    monkeypatch.setattr(ner, "_dev_metrics", crash_in_epoch_2)
-    result = CliRunner().invoke(ner.main, [str(a) for a in args])
+    monkeypatch.setattr(ner.Tagger, "dev_metrics", crash_in_epoch_2)
+    result = CliRunner().invoke(ner_main, [str(a) for a in args])
     assert result.exit_code != 0
     assert not out.exists() and (tmp_path / "resumed.partial" / "checkpoint.keras").exists()
-    monkeypatch.setattr(ner, "_dev_metrics", real)
+    monkeypatch.setattr(ner.Tagger, "dev_metrics", real)
     result = invoke(*args, "--resume")
     assert result.exit_code == 0, result.output
     assert "Resuming from epoch 1" in result.output and "Epoch 2/2" in result.output
@@ -252,7 +253,7 @@ def test_unknown_model_lists_the_available_ones(tmp_path):
 
 def test_predict_reads_standard_input(trained):
     result = CliRunner().invoke(
-        ner.main,
+        ner_main,
         ["predict", "--model", str(trained["out"]), "--json"],
         input="Ola Berg left Lima.\n",
     )
@@ -261,14 +262,14 @@ def test_predict_reads_standard_input(trained):
 
 
 def test_records_stream_the_same_batches_and_train(trained, tmp_path):
-    from pipelines import records
+    from pipelines.data import records
 
     folder = tmp_path / "records"
     records.convert("ner", [trained["train"]], folder, shards=2)
-    sentences = ner.read_tagged(trained["train"])
-    streamed = ner.StreamedSentences([str(folder)])
-    vocabs = ner.Vocabularies.build(sentences, 1)
-    again = ner.Vocabularies.build(streamed, 1)
+    sentences = ner_data.read_tagged(trained["train"])
+    streamed = ner_data.StreamedSentences([str(folder)])
+    vocabs = NERPreprocessor.build(sentences, 1)
+    again = NERPreprocessor.build(streamed, 1)
     assert sorted(again.words.tokens) == sorted(vocabs.words.tokens)
     assert sorted(again.tags.tokens) == sorted(vocabs.tags.tokens)
 
@@ -281,8 +282,8 @@ def test_records_stream_the_same_batches_and_train(trained, tmp_path):
                 out.append((tuple(words[:n]), tuple(tags[:n]), letters))
         return sorted(out)
 
-    from_file = ner.make_dataset(vocabs, sentences, 8, shuffle=False)
-    from_records = ner.stream_dataset(vocabs, streamed, 8, shuffle=False)
+    from_file = ner_data.make_dataset(vocabs, sentences, 8, shuffle=False)
+    from_records = ner_data.stream_dataset(vocabs, streamed, 8, shuffle=False)
     assert rows(from_records) == rows(from_file)  # encoded in the graph exactly as in Python
     out = tmp_path / "streamed-model"
     result = invoke(

@@ -6,11 +6,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from pipelines import records
+from pipelines.data import records
+from pipelines.records.__main__ import main as records_main
 
 
 def invoke(*args):
-    result = CliRunner().invoke(records.main, [str(a) for a in args])
+    result = CliRunner().invoke(records_main, [str(a) for a in args])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result

@@ -11,7 +11,10 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from pipelines import sentiment
+from pipelines.sentiment.__main__ import main as sentiment_main
+from pipelines.sentiment.data import read_labelled
+from pipelines.sentiment.preprocess import SentimentPreprocessor
+from tests import conftest
 
 GOOD = ["great", "wonderful", "superb", "moving"]
 BAD = ["awful", "boring", "dull", "terrible"]
@@ -36,10 +39,7 @@ def write_csv(path, n, seed):
 
 
 def invoke(*args):
-    result = CliRunner().invoke(sentiment.main, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return conftest.invoke(sentiment_main, *args)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_predict_json(trained):
 def test_truncation_keeps_the_ends(how):
     from pipelines.text import Vocabulary
 
-    encoder = sentiment.TextEncoder(Vocabulary([]), Vocabulary([], specials=()), 4, how)
+    encoder = SentimentPreprocessor(Vocabulary([]), Vocabulary([], specials=()), 4, how)
     tokens = list("abcdefg")
     expected = {"head+tail": list("abfg"), "head": list("abcd"), "tail": list("defg")}[how]
     assert encoder.cut(tokens) == expected
@@ -137,12 +137,12 @@ def test_folder_layout_and_columns(tmp_path):
     for label, text in (("pos", "superb film"), ("neg", "awful film")):
         (tmp_path / "imdb" / label).mkdir(parents=True)
         (tmp_path / "imdb" / label / "0_9.txt").write_text(text + "<br /><br />")
-    rows = sentiment.read_labelled(str(tmp_path / "imdb"))
+    rows = read_labelled(str(tmp_path / "imdb"))
     assert rows == [("awful film  ", "neg", None), ("superb film  ", "pos", None)]
     (tmp_path / "odd.tsv").write_text("body\tstars\nnice\t5\n")
-    assert sentiment.read_labelled(
-        tmp_path / "odd.tsv", text_column="body", label_column="stars"
-    ) == [("nice", "5", 2)]
+    assert read_labelled(tmp_path / "odd.tsv", text_column="body", label_column="stars") == [
+        ("nice", "5", 2)
+    ]
 
 
 def test_bad_input_exits_2(trained, tmp_path):
@@ -155,11 +155,11 @@ def test_bad_input_exits_2(trained, tmp_path):
 
 
 def test_init_from_a_word_language_model_with_label_names(trained, tmp_path):
-    from pipelines import lm
+    from pipelines.lm.__main__ import main as lm_main
 
     lm_out = tmp_path / "lm"
     result = CliRunner().invoke(
-        lm.main,
+        lm_main,
         [
             "train",
             "--train",
@@ -266,7 +266,7 @@ def test_command_line_errors_are_one_line_on_stderr(trained, tmp_path, args, mes
 
 
 def test_training_streams_from_records(trained, tmp_path):
-    from pipelines import records
+    from pipelines.data import records
 
     folder = tmp_path / "records"
     records.convert("sentiment", [trained["train"]], folder, shards=3)

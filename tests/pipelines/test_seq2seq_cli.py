@@ -9,16 +9,18 @@ import sys
 import textwrap
 
 import pytest
-from click.testing import CliRunner
 
 from pipelines import seq2seq
+from pipelines.seq2seq import data as s2s_data
+from pipelines.seq2seq import dates as s2s_dates
+from pipelines.seq2seq import decoding
+from pipelines.seq2seq.__main__ import main as seq2seq_main
+from pipelines.seq2seq.preprocess import Seq2SeqPreprocessor
+from tests import conftest
 
 
 def invoke(*args):
-    result = CliRunner().invoke(seq2seq.main, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return conftest.invoke(seq2seq_main, *args)
 
 
 def lines_of(output):
@@ -75,7 +77,9 @@ def test_learns_to_reverse_and_reports_metrics(trained):
     assert set(metrics) == {"wer", "per", "exact", "examples"}  # chars: no BLEU
     assert metrics["exact"] > 0.8 and metrics["wer"] == pytest.approx(1 - metrics["exact"])
     card = json.loads((trained["out"] / "card.json").read_text())
-    assert card["beam"] == 2 and seq2seq.Sides.load(trained["out"]).beam == 2  # decoding default
+    assert (
+        card["beam"] == 2 and Seq2SeqPreprocessor.load(trained["out"]).beam == 2
+    )  # decoding default
     assert card["architecture"]["source_level"] == "char" and card["task"] == "seq2seq"
     # --average 3: the mean of the last epochs' weights was evaluated after every epoch
     history = json.loads((trained["out"] / "history.json").read_text())
@@ -142,15 +146,15 @@ def test_cmudict_reader_and_any_pronunciation_counts(tmp_path):
         "tomato(2) T AH0 M AA1 T OW2 # british\n"
         "cat K AE1 T\n"
     )
-    entries = seq2seq.read_cmudict(path)
+    entries = s2s_data.read_cmudict(path)
     assert entries == [
         ("tomato", "T AH0 M EY1 T OW2", 2),
         ("tomato", "T AH0 M AA1 T OW2", 3),
         ("cat", "K AE1 T", 4),
     ]
-    sources, refs = seq2seq.references(entries)
+    sources, refs = s2s_data.references(entries)
     assert sources == ["tomato", "cat"] and len(refs[0]) == 2
-    metrics = seq2seq.seq2seq_metrics(["T AH0 M AA1 T OW2", "K AE1 D"], refs, "space")
+    metrics = decoding.seq2seq_metrics(["T AH0 M AA1 T OW2", "K AE1 D"], refs, "space")
     assert metrics["exact"] == 0.5 and metrics["wer"] == 0.5
     assert metrics["per"] == pytest.approx(1 / 9)  # one phoneme wrong of 6 + 3
     (tmp_path / "bad.dict").write_text("cat K AE1 T\ndog\n")
@@ -161,7 +165,7 @@ def test_cmudict_reader_and_any_pronunciation_counts(tmp_path):
 def test_word_targets_get_word_error_rate_and_bleu():
     refs = [["the cat sat on the mat all day"], ["a dog ran in the park after lunch"]]
     outputs = ["the cat sat on the mat all day", "a cat ran in the park after lunch"]
-    metrics = seq2seq.seq2seq_metrics(outputs, refs, "word")
+    metrics = decoding.seq2seq_metrics(outputs, refs, "word")
     assert metrics["per"] == metrics["wer"] == pytest.approx(1 / 16)
     assert 0 < metrics["bleu"] < 100 and metrics["exact"] == 0.5
 
@@ -180,12 +184,12 @@ def test_bad_pair_files_exit_2(trained, tmp_path):
 def test_dates_are_seeded_and_right(tmp_path):
     out = tmp_path / "dates.tsv"
     assert invoke("dates", "--num", 300, "--seed", 4, "--out", out).exit_code == 0
-    pairs = seq2seq.read_pairs(out)
-    assert len(pairs) == 300 and pairs == seq2seq.read_pairs(out)
+    pairs = s2s_data.read_pairs(out)
+    assert len(pairs) == 300 and pairs == s2s_data.read_pairs(out)
     again = tmp_path / "again.tsv"
     invoke("dates", "--num", 300, "--seed", 4, "--out", again)
     assert again.read_text() == out.read_text()
-    prefixes = [m[:3].lower() for m in seq2seq.MONTHS]
+    prefixes = [m[:3].lower() for m in s2s_dates.MONTHS]
     for human, iso, _ in pairs:
         date = datetime.date.fromisoformat(iso)
         tokens = [t for t in re.split(r"[\s,./-]+", human.lower()) if t]
@@ -199,16 +203,16 @@ def test_dates_are_seeded_and_right(tmp_path):
 
 @pytest.mark.parametrize("levels", [("char", "char"), ("word", "space")])
 def test_records_stream_the_same_batches(tmp_path, levels):
-    from pipelines import records
+    from pipelines.data import records
 
     path = tmp_path / "pairs.tsv"
     path.write_text(reversed_pairs(50, 2) + "Hello, world!\tH EH0 L OW1\n")
     folder = tmp_path / "records"
     records.convert("seq2seq", [path], folder, shards=2)
-    pairs = seq2seq.read_pairs(path)
-    streamed = seq2seq.StreamedPairs([str(folder)])
-    sides = seq2seq.Sides.build(pairs, *levels)
-    again = seq2seq.Sides.build(streamed, *levels)
+    pairs = s2s_data.read_pairs(path)
+    streamed = s2s_data.StreamedPairs([str(folder)])
+    sides = Seq2SeqPreprocessor.build(pairs, *levels)
+    again = Seq2SeqPreprocessor.build(streamed, *levels)
     assert sorted(again.source_vocab.tokens) == sorted(sides.source_vocab.tokens)
 
     def rows(dataset):
@@ -218,12 +222,12 @@ def test_records_stream_the_same_batches(tmp_path, levels):
                 out.append((tuple(s[s > 0]), tuple(t[t > 0]), tuple(n[n > 0])))
         return sorted(out)
 
-    from_file = seq2seq.make_dataset(sides, pairs, 8, False)
-    assert rows(seq2seq.stream_dataset(sides, streamed, 8, False)) == rows(from_file)
+    from_file = s2s_data.make_dataset(sides, pairs, 8, False)
+    assert rows(s2s_data.stream_dataset(sides, streamed, 8, False)) == rows(from_file)
 
 
 def test_training_from_records(trained, tmp_path):
-    from pipelines import records
+    from pipelines.data import records
 
     folder = tmp_path / "records"
     records.convert("seq2seq", [trained["folder"] / "train.tsv"], folder, shards=2)
@@ -244,7 +248,7 @@ def test_training_from_records(trained, tmp_path):
         8,
     )
     assert result.exit_code == 0, result.output
-    assert seq2seq.Sides.load(out).source_level == "char"
+    assert Seq2SeqPreprocessor.load(out).source_level == "char"
 
 
 def test_input_feeding_and_label_smoothing_train_predict_and_export(tmp_path):
@@ -317,7 +321,7 @@ def right_to_left(trained):
 
 
 def test_reverse_targets_are_written_backwards_and_read_forwards(trained, right_to_left):
-    sides = seq2seq.Sides.load(right_to_left)
+    sides = Seq2SeqPreprocessor.load(right_to_left)
     assert (
         sides.reverse_targets
         and json.loads((right_to_left / "seq2seq.json").read_text())["reverse_targets"]
@@ -334,18 +338,19 @@ def test_reverse_targets_are_written_backwards_and_read_forwards(trained, right_
 
 
 def test_sequence_scores_match_the_decoders_scores(trained):
-    from pipelines.rerank import sequence_scores
+    from pipelines.seq2seq.rerank import sequence_scores
 
-    model, sides = seq2seq.load_seq2seq(trained["out"])
+    loaded = seq2seq.load(trained["out"])
+    model, sides = loaded.model, loaded.preprocessor
     texts = ["abcd", "fed", "cab", "eeeee"]
     for beam in (1, 3):
-        decoded = seq2seq.decode(model, sides, texts, beam)
+        decoded = decoding.decode(model, sides, texts, beam)
         scores = sequence_scores(model, sides, texts, [out for out, _ in decoded])
         assert scores == pytest.approx([score for _, score in decoded], abs=1e-4)
 
 
 def test_analogy_prefers_the_neighbours_reading():
-    from pipelines.rerank import Lexicon, analogy, choose, tune
+    from pipelines.seq2seq.rerank import Lexicon, analogy, choose, tune
 
     lexicon = Lexicon(
         [
@@ -378,7 +383,7 @@ def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left,
     result = invoke("rerank", *args, "--dev", folder / "dev.tsv", "--rescorer", right_to_left)
     assert result.exit_code == 0, result.output
     report = lines_of(result.output)[-1]
-    sources, _ = seq2seq.references(seq2seq.read_pairs(folder / "dev.tsv"))
+    sources, _ = s2s_data.references(s2s_data.read_pairs(folder / "dev.tsv"))
     assert report["examples"] == len(sources) and report["weights"]["score"] == 1.0
     assert report["wer_oracle"] <= report["wer_reranked"] <= report["wer_network"] + 1e-9
     settings = json.loads((out / "seq2seq.json").read_text())
@@ -396,6 +401,14 @@ def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left,
     texts = ["zz", "abcd", "fed"]
     found = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
     assert found[0] == {"input": "zz", "output": "yy", "score": 0.0}  # answered by the lexicon
+    (folder / "more.tsv").write_text("zz\tyy\nzz\txx\n")  # zz listed twice: an alternate
+    both = ["--model", out, "--lexicon", folder / "more.tsv", "--dev", folder / "dev.tsv"]
+    assert invoke("rerank", *both, "--out", tmp_path / "alternates").exit_code == 0
+    listed = seq2seq.load(str(tmp_path / "alternates")).predict(["zz", "fed"], alternates=True)
+    assert listed[0]["output"] == "yy" and listed[0]["alternates"] == ["yy", "xx"]
+    assert listed[1]["alternates"] == [listed[1]["output"]]
+    shown = invoke("predict", "--model", tmp_path / "alternates", "--all", "zz").output
+    assert shown.splitlines()[-1] == "zz\txx\t(alternate)"
     plain = invoke("predict", "--model", out, "--json", "--network-only", "--beam", 2, *texts)
     original = invoke("predict", "--model", trained["out"], "--json", "--beam", 2, *texts)
     assert lines_of(plain.output) == lines_of(original.output)  # the network alone
@@ -434,3 +447,27 @@ def test_rerank_with_a_rescorer_alone(trained, right_to_left, tmp_path):
     assert metrics["wer"] == pytest.approx(report["wer_reranked"])
     result = invoke("rerank", *args[:4], "--out", tmp_path / "neither")
     assert result.exit_code == 2 and "--lexicon, --rescorer or both" in result.output
+
+
+def test_stress_free_metrics_for_arpabet_targets():
+    metrics = decoding.seq2seq_metrics(
+        ["K AE1 T", "D AO2 G", "B ER1 D"], [["K AE1 T"], ["D AO1 G"], ["B IH1 R D"]], "space"
+    )
+    assert metrics["wer"] == pytest.approx(2 / 3) and metrics["per"] == pytest.approx(3 / 10)
+    assert metrics["wer_no_stress"] == pytest.approx(1 / 3)
+    assert metrics["per_no_stress"] == pytest.approx(2 / 10)
+    assert "wer_no_stress" not in decoding.seq2seq_metrics(["abc"], [["abd"]], "char")
+    assert "wer_no_stress" not in decoding.seq2seq_metrics(["a b"], [["a b"]], "space")
+
+
+def test_a_date_model_says_whether_its_outputs_are_dates(tmp_path):
+    from pipelines.seq2seq.dates import is_iso_date
+
+    assert is_iso_date("2020-02-29") and not is_iso_date("2021-02-29")
+    assert not is_iso_date("2020-13-01") and not is_iso_date("20-01-01")
+    records = seq2seq.load("dates").predict(["31 February 2020", "3 May 1979", ""])
+    assert [r["valid"] for r in records] == [False, True, False]
+    assert records[0]["output"] == "2020-02-31" and records[1]["output"] == "1979-05-03"
+    result = invoke("predict", "--model", "dates", "31 February 2020")
+    assert result.output.rstrip("\n").endswith("\tnot a calendar date")
+    assert "valid" not in seq2seq.load().predict(["cat"])[0]

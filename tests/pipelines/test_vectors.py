@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from pipelines import vectors
 from pipelines.errors import DataError
+from pipelines.vectors.__main__ import cli as vectors_cli
 
 
 def corpus(seed=0, lines=400):
@@ -57,7 +58,7 @@ def test_command_reads_gzip_text(tmp_path):
         handle.write("\n".join(" ".join(line) for line in corpus(lines=100)) + "\n")
     out = tmp_path / "vectors.txt"
     result = CliRunner().invoke(
-        vectors.cli,
+        vectors_cli,
         [
             "train",
             "--train",
@@ -75,5 +76,5 @@ def test_command_reads_gzip_text(tmp_path):
     assert result.exit_code == 0, result.output
     words, matrix = vectors.load_vectors(out)
     assert "cat" in words and matrix.shape == (len(words), 8)
-    missing = CliRunner().invoke(vectors.cli, ["train", "--train", "nope.txt", "--out", str(out)])
+    missing = CliRunner().invoke(vectors_cli, ["train", "--train", "nope.txt", "--out", str(out)])
     assert missing.exit_code == 2 and "nope.txt: no such file" in missing.output

@@ -168,9 +168,10 @@ class CRF(keras.layers.Layer):
         def backward(tag, step_pointers):
             return tf.gather(step_pointers, tag, axis=1, batch_dims=1)
 
-        # tags[t-1] = pointers[t][tags[t]], walking back from the last step
-        earlier = tf.scan(backward, pointers[1:], initializer=last_tag, reverse=True)
-        tags = tf.concat([earlier, last_tag[None]], axis=0)  # (time, batch)
+        # tags[t-1] = pointers[t][tags[t]], walking back from the last step; an identity step
+        # after the last gives tags[T-1] = last_tag (and a non-empty scan for one-step inputs)
+        steps = tf.concat([pointers[1:], identity[None]], axis=0)
+        tags = tf.scan(backward, steps, initializer=last_tag, reverse=True)  # (time, batch)
         tags = tf.where(steps_mask, tags, tf.zeros_like(tags))
         return tf.transpose(tags, (1, 0)), best_score
 

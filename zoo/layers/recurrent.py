@@ -417,11 +417,14 @@ def _hold_state_on_padding(name, x, w_layer, lengths, units):
 
 
 def right_padded(mask, nonempty=False):
-    """True when every sequence's valid steps come first (what the kernels can run), and with
-    `nonempty` when no sequence is all padding (cuDNN fails on those)."""
+    """True when every sequence's valid steps come first (what the kernels can run) and the
+    batch has a row and a step (a replica's share of a last, short batch under a
+    `tf.distribute` strategy may have none: the kernels cannot run it, the loops can), and
+    with `nonempty` when no sequence is all padding (cuDNN fails on those)."""
     mask = tf.cast(mask, "bool")
     lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
     padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
+    padded = padded & (tf.size(mask) > 0)
     return padded & tf.reduce_all(lengths > 0) if nonempty else padded
 
 

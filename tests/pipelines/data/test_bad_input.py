@@ -9,7 +9,7 @@ from pipelines.data import read_conll
 from pipelines.data.corpus import read_token_lines
 from pipelines.data.tables import read_table
 from pipelines.errors import DataError
-from pipelines.seq2seq import read_cmudict, read_pairs
+from pipelines.seq2seq.data import read_cmudict, read_pairs
 from pipelines.text import Vocabulary
 from pipelines.vectors import load_vectors
 

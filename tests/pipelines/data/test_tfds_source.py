@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pipelines import ner
 from pipelines.data import tfds_source
 from pipelines.errors import DataError
+from pipelines.ner.data import read_tagged
 
 
 def test_parse():
@@ -41,7 +41,7 @@ def _conll_examples(self, *args, **kwargs):
 
 def test_conll2003_through_tensorflow_datasets():
     with tfds.testing.mock_data(as_dataset_fn=_conll_examples):
-        sentences = ner.read_tagged("tfds:conll2003:dev")
+        sentences = read_tagged("tfds:conll2003:dev")
     assert sentences == [
         (["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"]),
         (["Peter", "Blackburn"], ["B-PER", "I-PER"]),
@@ -52,14 +52,14 @@ def test_random_mock_data_with_ragged_lengths_is_bad_input():
     # tfds's random mock examples have as many tags as tokens only by chance
     with tfds.testing.mock_data(num_examples=4):
         try:
-            ner.read_tagged("tfds:conll2003")
+            read_tagged("tfds:conll2003")
         except DataError as error:
             assert str(error).startswith("tfds:conll2003: example")
 
 
 def test_unknown_dataset_is_bad_input():
     with pytest.raises(DataError, match="tfds:no_such_dataset_xyz: cannot load"):
-        ner.read_tagged("tfds:no_such_dataset_xyz")
+        read_tagged("tfds:no_such_dataset_xyz")
 
 
 def _shakespeare(self, *args, **kwargs):
@@ -67,9 +67,9 @@ def _shakespeare(self, *args, **kwargs):
 
 
 def test_tiny_shakespeare_through_tensorflow_datasets():
-    from pipelines import lm
+    from pipelines.lm.data import read_corpus
 
     with tfds.testing.mock_data(as_dataset_fn=_shakespeare):
-        assert lm.read_corpus("tfds:tiny_shakespeare:validation") == (
+        assert read_corpus("tfds:tiny_shakespeare:validation") == (
             "First Citizen:\nBefore we proceed"
         )

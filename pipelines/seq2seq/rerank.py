@@ -34,6 +34,10 @@ import shutil
 
 import numpy as np
 
+from pipelines.seq2seq.data import references
+from pipelines.seq2seq.decoding import nbest
+from pipelines.seq2seq.preprocess import Seq2SeqPreprocessor
+
 LEXICON = "lexicon.tsv.gz"
 RESCORER = "rescorer"
 FEATURES = ("score", "rescorer", "prefix", "suffix")
@@ -188,6 +192,16 @@ def tune_with_estimate(rows_list, correct_list, features=FEATURES):
     return weights, _right(rows_list, correct_list, weights), held_out
 
 
+def load_network(name_or_path):
+    """(model, preprocessor) of a model folder's (or shipped model's) network, without any
+    reranking."""
+    from pipelines.io import model_folder
+    from zoo import registry
+
+    folder = model_folder(name_or_path)
+    return registry.load(folder), Seq2SeqPreprocessor.load(folder)
+
+
 class Reranker:
     """The lexicon, the rescorer and the weights a reranked model folder holds."""
 
@@ -197,13 +211,11 @@ class Reranker:
 
     @classmethod
     def load(cls, folder, settings):
-        from pipelines.seq2seq import load_seq2seq
-
         lexicon = rescorer = None
         if os.path.exists(os.path.join(folder, LEXICON)):
             lexicon = Lexicon.load(os.path.join(folder, LEXICON))
         if os.path.isdir(os.path.join(folder, RESCORER)):
-            rescorer = load_seq2seq(os.path.join(folder, RESCORER))
+            rescorer = load_network(os.path.join(folder, RESCORER))
         return cls(settings["weights"], settings.get("neighbours", 4), lexicon, rescorer)
 
     def settings(self):
@@ -214,9 +226,7 @@ class Reranker:
 
     def feature_rows(self, sides, texts, candidates):
         """(candidates, features) per input; `candidates` lists (output, score) per input."""
-        from pipelines.seq2seq import Sides
-
-        split = lambda t: Sides.split(t, sides.target_level)  # noqa: E731
+        split = lambda t: Seq2SeqPreprocessor.split(t, sides.target_level)  # noqa: E731
         rows = [[[score, 0.0, 0.0, 0.0] for _, score in found] for found in candidates]
         if self.rescorer is not None and self.weights[1]:  # weight 0: not worth the network
             flat = [(t, out) for t, found in zip(texts, candidates) for out, _ in found]
@@ -234,8 +244,6 @@ class Reranker:
     def decode(self, model, sides, texts, beam, batch_size=256):
         """(output, score) per text: the lexicon's target for the inputs it lists, the best
         reranked candidate of a `beam`-wide search for the others (score: the network's)."""
-        from pipelines.seq2seq import nbest
-
         results = [None] * len(texts)
         unknown = []
         for i, text in enumerate(texts):
@@ -255,16 +263,15 @@ class Reranker:
 def build(model_folder, out, lexicon_examples, dev_examples, rescorer_folder, beam, neighbours):
     """Writes `out`: `model_folder` with a lexicon of `lexicon_examples` (if any), the rescorer
     (if any) and weights tuned on `dev_examples`; returns what it measured on them."""
-    from pipelines.seq2seq import load_seq2seq, nbest, references
-    from pipelines.training import write_atomically, write_json
+    from pipelines.io import write_atomically, write_json
 
-    model, sides = load_seq2seq(model_folder)
+    model, sides = load_network(model_folder)
     lexicon = None
     if lexicon_examples:
         lexicon = Lexicon((sides.fold(s), t) for s, t, _ in lexicon_examples)
     if lexicon is None and rescorer_folder is None:
         raise ValueError("reranking needs a lexicon, a rescorer or both")
-    rescorer = load_seq2seq(rescorer_folder) if rescorer_folder else None
+    rescorer = load_network(rescorer_folder) if rescorer_folder else None
     reranker = Reranker({"score": 1.0}, neighbours, lexicon, rescorer)
     reranker.weights[1:] = 1.0  # every feature computed while tuning
     sources, refs = references(dev_examples)

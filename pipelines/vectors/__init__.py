@@ -13,20 +13,11 @@ one TensorFlow loop of sparse SGD updates with a linearly decaying learning rate
 """
 
 import os
-import sys
 import time
 
-import click
 import numpy as np
 
-from pipelines.cli import quiet_tensorflow, reports_bad_input
-
-if __name__ == "__main__":  # before TensorFlow is imported
-    quiet_tensorflow()
-
-import tensorflow as tf  # noqa: E402
-
-from pipelines.errors import DataError
+from pipelines.errors import BadSetting, DataError
 
 _TABLE_SIZE = 10_000_000
 
@@ -51,41 +42,48 @@ def train_word_vectors(
         (words, vectors): the words kept (count >= `min_count`, most frequent first, at most
         `max_size`) and a float32 array (len(words), dim).
     """
-    counts = {}
-    for sentence in sentences:
-        for token in sentence:
-            counts[token] = counts.get(token, 0) + 1
-    words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count]
-    words = words[:max_size] if max_size else words
-    if len(words) < 2:
-        raise ValueError("fewer than two words occur often enough to learn vectors")
-    index = {w: i for i, w in enumerate(words)}
-    freq = np.array([counts[w] for w in words], "float64")
+    import tensorflow as tf
 
-    ids, sentence_ids = [], []
-    for n, sentence in enumerate(sentences):
-        kept = [index[t] for t in sentence if t in index]
-        ids.extend(kept)
-        sentence_ids.extend([n] * len(kept))
-    ids = np.asarray(ids, "int32")
-    sentence_ids = np.asarray(sentence_ids, "int64")
-
+    words, ids, sentence_ids, keep_probability, table = _corpus(
+        sentences, min_count, max_size, subsample
+    )
     rng = np.random.default_rng(seed)
     tf.random.set_seed(seed)
-    share = freq / freq.sum()
-    if subsample > 0:  # word2vec's formula: frequent words are kept with probability < 1
-        keep_probability = np.minimum(1.0, np.sqrt(subsample / share) + subsample / share)
-    else:
-        keep_probability = np.ones_like(share)
-    unigram = freq**0.75
-    table = np.repeat(
-        np.arange(len(words), dtype="int32"),
-        np.maximum(1, np.round(unigram / unigram.sum() * _TABLE_SIZE)).astype("int64"),
-    )
-
     scale = 0.5 / dim
     w_in = tf.Variable(rng.uniform(-scale, scale, (len(words), dim)).astype("float32"))
     w_out = tf.Variable(np.zeros((len(words), dim), "float32"))
+
+    run_epoch = _epoch(w_in, w_out, table, negatives, batch_size)
+
+    floor = learning_rate * 1e-4
+    for epoch in range(epochs):
+        start = time.time()
+        centers, contexts = _pairs(ids, sentence_ids, keep_probability, window, rng)
+        lr_start = learning_rate - (learning_rate - floor) * epoch / epochs
+        lr_end = learning_rate - (learning_rate - floor) * (epoch + 1) / epochs
+        loss = float(
+            run_epoch(
+                tf.constant(centers),
+                tf.constant(contexts),
+                tf.constant(lr_start, tf.float32),
+                tf.constant(lr_end, tf.float32),
+            )
+        )
+        if log:
+            log(
+                f"epoch {epoch + 1}/{epochs}: {len(centers):,} pairs, loss {loss:.4f}, "
+                f"{time.time() - start:.0f} s"
+            )
+    return words, w_in.numpy()
+
+
+def _epoch(w_in, w_out, table, negatives, batch_size):
+    """One epoch of skip-gram with negative sampling as one TensorFlow loop: sparse SGD on
+    the (center, context) pairs, the learning rate decaying linearly from `lr_start` to
+    `lr_end`; returns the mean loss."""
+    import tensorflow as tf
+
+    dim = w_in.shape[1]
     table_t = tf.constant(table)
     labels = tf.constant([[1.0] + [0.0] * negatives])
 
@@ -120,32 +118,49 @@ def train_word_vectors(
             total += tf.reduce_sum(loss)
         return total / tf.cast(tf.maximum(n, 1), tf.float32)
 
-    floor = learning_rate * 1e-4
-    for epoch in range(epochs):
-        start = time.time()
-        centers, contexts = _pairs(ids, sentence_ids, keep_probability, window, rng)
-        lr_start = learning_rate - (learning_rate - floor) * epoch / epochs
-        lr_end = learning_rate - (learning_rate - floor) * (epoch + 1) / epochs
-        loss = float(
-            run_epoch(
-                tf.constant(centers),
-                tf.constant(contexts),
-                tf.constant(lr_start, tf.float32),
-                tf.constant(lr_end, tf.float32),
-            )
-        )
-        if log:
-            log(
-                f"epoch {epoch + 1}/{epochs}: {len(centers):,} pairs, loss {loss:.4f}, "
-                f"{time.time() - start:.0f} s"
-            )
-    return words, w_in.numpy()
+    return run_epoch
+
+
+def _corpus(sentences, min_count, max_size, subsample):
+    """What the skip-gram loop reads: the words kept (most frequent first), the corpus as word
+    ids with each one's sentence, each word's probability of being kept (subsampling) and the
+    unigram^0.75 table negatives are drawn from."""
+    counts = {}
+    for sentence in sentences:
+        for token in sentence:
+            counts[token] = counts.get(token, 0) + 1
+    words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count]
+    words = words[:max_size] if max_size else words
+    if len(words) < 2:
+        raise ValueError("fewer than two words occur often enough to learn vectors")
+    index = {w: i for i, w in enumerate(words)}
+    freq = np.array([counts[w] for w in words], "float64")
+
+    ids, sentence_ids = [], []
+    for n, sentence in enumerate(sentences):
+        kept = [index[t] for t in sentence if t in index]
+        ids.extend(kept)
+        sentence_ids.extend([n] * len(kept))
+    share = freq / freq.sum()
+    if subsample > 0:  # word2vec's formula: frequent words are kept with probability < 1
+        keep_probability = np.minimum(1.0, np.sqrt(subsample / share) + subsample / share)
+    else:
+        keep_probability = np.ones_like(share)
+    unigram = freq**0.75
+    table = np.repeat(
+        np.arange(len(words), dtype="int32"),
+        np.maximum(1, np.round(unigram / unigram.sum() * _TABLE_SIZE)).astype("int64"),
+    )
+    ids, sentence_ids = np.asarray(ids, "int32"), np.asarray(sentence_ids, "int64")
+    return words, ids, sentence_ids, keep_probability, table
 
 
 def _sgd_update(variable, rows, gradients, lr):
     """One SGD step on the rows of `variable` a batch touched. A row that occurs k times in the
     batch moves by the mean of its k gradients, not their sum, so that a word frequent in a
     small corpus does not take k steps at once (and diverge)."""
+    import tensorflow as tf
+
     unique, position = tf.unique(rows)
     total = tf.math.unsorted_segment_sum(gradients, position, tf.shape(unique)[0])
     count = tf.math.unsorted_segment_sum(
@@ -216,8 +231,9 @@ def fill_embeddings(layer, tokens, vectors):
     words, matrix = vectors
     table = layer.embeddings.numpy()
     if matrix.shape[1] != table.shape[1]:
-        raise click.BadParameter(
-            f"the vectors have {matrix.shape[1]} dimensions, the embeddings {table.shape[1]}"
+        raise BadSetting(
+            "--vectors",
+            f"the vectors have {matrix.shape[1]} dimensions, the embeddings {table.shape[1]}",
         )
     index = {w: i for i, w in enumerate(words)}
     found = 0
@@ -228,55 +244,3 @@ def fill_embeddings(layer, tokens, vectors):
             found += 1
     layer.embeddings.assign(table)
     return found
-
-
-@click.group()
-def cli():
-    """Word vectors (skip-gram with negative sampling) from unlabeled text."""
-    quiet_tensorflow()
-
-
-@cli.command()
-@click.option(
-    "--train", "sources", multiple=True, required=True, help="Text or CoNLL file (repeat)."
-)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output vectors file.")
-@click.option("--dim", default=100, show_default=True, type=click.IntRange(1))
-@click.option("--window", default=5, show_default=True, type=click.IntRange(1))
-@click.option("--negatives", default=5, show_default=True, type=click.IntRange(1))
-@click.option("--min-count", default=3, show_default=True, type=click.IntRange(1))
-@click.option("--max-size", default=None, type=click.IntRange(2))
-@click.option("--epochs", default=5, show_default=True, type=click.IntRange(1))
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--lowercase", is_flag=True, help="Lower-case every token.")
-@reports_bad_input
-def train(sources, out, dim, window, negatives, min_count, max_size, epochs, seed, lowercase):
-    """Learns vectors from plain text (one sentence or paragraph a line) or CoNLL files."""
-    from pipelines.data.corpus import read_token_lines
-    from pipelines.text import normalize_word
-
-    sentences = []
-    for source in sources:
-        for tokens in read_token_lines(source):
-            tokens = [normalize_word(t) for t in tokens]
-            sentences.append([t.lower() for t in tokens] if lowercase else tokens)
-    click.echo(f"{len(sentences):,} lines, {sum(map(len, sentences)):,} tokens", err=True)
-    words, vectors = train_word_vectors(
-        sentences,
-        dim,
-        window,
-        negatives,
-        min_count,
-        max_size,
-        epochs,
-        seed=seed,
-        log=lambda message: click.echo(message, err=True),
-    )
-    save_vectors(out, words, vectors)
-    click.echo(f"{len(words):,} vectors of {dim} written to {out}", err=True)
-
-
-if __name__ == "__main__":
-    from pipelines.cli import run
-
-    sys.exit(run(cli))

@@ -1,0 +1,182 @@
+"""Tagging raw text: batches of similar lengths, long texts cut at sentence ends (or in
+overlapping windows), entities with character offsets; entity-level metrics."""
+
+import weakref
+
+import numpy as np
+
+PREDICT_WINDOW = 256  # tokens per window when predicting on a long text
+
+
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _compiled(model):
+    """`model.tags_and_probabilities` as a `tf.function` (one per model), for any batch shape."""
+    import tensorflow as tf
+
+    if model not in _COMPILED:
+        _COMPILED[model] = tf.function(
+            model.tags_and_probabilities,
+            input_signature=[
+                {
+                    "words": tf.TensorSpec([None, None], tf.int32),
+                    "chars": tf.TensorSpec([None, None, None], tf.int32),
+                }
+            ],
+        )
+    return _COMPILED[model]
+
+
+def tag_batch(model, vocabs, token_lists, batch_size=64):
+    """Best tags and their probabilities (CRF marginals) for lists of tokens."""
+    from pipelines.data.batching import by_length, pad
+
+    results = [([], []) if not tokens else None for tokens in token_lists]
+    filled = [i for i, tokens in enumerate(token_lists) if tokens]
+    for rows, chunk in by_length([token_lists[i] for i in filled], batch_size):
+        encoded = [vocabs.encode(tokens) for tokens in chunk]
+        words = pad([e["words"] for e in encoded])
+        letters = max(e["chars"].shape[1] for e in encoded)
+        chars = np.zeros(words.shape + (letters,), "int32")
+        for row, e in enumerate(encoded):
+            chars[row, : e["chars"].shape[0], : e["chars"].shape[1]] = e["chars"]
+        best, probabilities = _compiled(model)({"words": words, "chars": chars})
+        best, probabilities = best.numpy(), probabilities.numpy()
+        for row, (i, tokens) in enumerate(zip(rows, chunk)):
+            ids = best[row, : len(tokens)]
+            tags = [vocabs.tags.token(int(t)) if t > 0 else "O" for t in ids]
+            probs = [float(probabilities[row, t, ids[t]]) for t in range(len(tokens))]
+            results[filled[i]] = (tags, probs)
+    return results
+
+
+SENTENCE_ENDS = {".", "!", "?"}
+
+
+def sentence_pieces(tokens):
+    """(start, end) pieces of a text's tokens: cut after sentence-ending punctuation, and
+    after `PREDICT_WINDOW` tokens where no sentence ends."""
+    pieces, start = [], 0
+    for i, token in enumerate(tokens):
+        if token in SENTENCE_ENDS or i - start + 1 >= PREDICT_WINDOW or i == len(tokens) - 1:
+            pieces.append((start, i + 1))
+            start = i + 1
+    return pieces
+
+
+def tag_texts(model, vocabs, token_lists):
+    """(tags, scores) of texts of any length, as tokens. Each text is cut into
+    `sentence_pieces`, and the pieces of all texts are tagged as one batched run; a longer
+    stretch without a sentence end is tagged in windows overlapping by half (`_retag_long`)."""
+    pieces = [sentence_pieces(tokens) for tokens in token_lists]
+    flat = [tokens[a:b] for tokens, spans in zip(token_lists, pieces) for a, b in spans]
+    tagged = iter(tag_batch(model, vocabs, flat))
+    results = []
+    for tokens, spans in zip(token_lists, pieces):
+        tags, scores = [], []
+        for _ in spans:
+            piece_tags, piece_scores = next(tagged)
+            tags += piece_tags
+            scores += piece_scores
+        if any(b - a >= PREDICT_WINDOW for a, b in spans):
+            _retag_long(model, vocabs, tokens, tags, scores)
+        results.append((tags, scores))
+    return results
+
+
+def _retag_long(model, vocabs, tokens, tags, scores):
+    """Re-tags (in place) each stretch of over `PREDICT_WINDOW` tokens without a sentence end
+    in windows overlapping by half, each token taken from the window where it is most
+    central, with each cut moved past the end of an entity so that entities stay whole."""
+    stretches, start = [], 0
+    for i, token in enumerate(tokens):
+        if token in SENTENCE_ENDS or i == len(tokens) - 1:
+            if i + 1 - start > PREDICT_WINDOW:
+                stretches.append((start, i + 1))
+            start = i + 1
+    for a, b in stretches:
+        step = PREDICT_WINDOW // 2
+        starts = list(range(a, max(a + 1, b - PREDICT_WINDOW + step), step))
+        windows = tag_batch(model, vocabs, [tokens[s : s + PREDICT_WINDOW] for s in starts])
+        position = a
+        for k, (s, (w_tags, w_scores)) in enumerate(zip(starts, windows)):
+            end = min(b, s + len(w_tags))
+            cut = end if k == len(starts) - 1 else min(end, s + step + step // 2)
+            while cut < end and w_tags[cut - s].startswith("I-"):
+                cut += 1  # keep an entity that runs over the cut whole
+            for t in range(position, cut):
+                tags[t], scores[t] = w_tags[t - s], w_scores[t - s]
+            if position < cut and tags[position].startswith("I-") and k > 0:
+                tags[position] = "B-" + tags[position][2:]
+            position = max(position, cut)
+
+
+def annotate(texts, model, vocabs):
+    """The predictions for raw texts: tokens, tags and entities with character offsets."""
+    from pipelines.text import word_tokenize
+
+    tokenized = [word_tokenize(text) for text in texts]
+    tagged = tag_texts(model, vocabs, [[t.text for t in tokens] for tokens in tokenized])
+    return [
+        record(text, tokens, tags, scores)
+        for text, tokens, (tags, scores) in zip(texts, tokenized, tagged)
+    ]
+
+
+def record(text, tokens, tags, scores):
+    """What `predict` says of one text: its tokens, tags and entities."""
+    from pipelines.data import entity_spans
+
+    entities = []
+    for kind, first, last in entity_spans(tags):
+        start, end = tokens[first].start, tokens[last - 1].end
+        entities.append(
+            {
+                "text": text[start:end],
+                "type": kind,
+                "start": start,
+                "end": end,
+                "score": round(float(np.mean(scores[first:last])), 4),
+            }
+        )
+    return {"text": text, "tokens": [t.text for t in tokens], "tags": tags, "entities": entities}
+
+
+def marked(record):
+    """The text with entities marked in place: `[Teddy Roosevelt]PER was ...`."""
+    text, out, at = record["text"], [], 0
+    for entity in record["entities"]:
+        out += [text[at : entity["start"]], f"[{entity['text']}]{entity['type']}"]
+        at = entity["end"]
+    return "".join(out + [text[at:]])
+
+
+def evaluate_tags(gold, predicted):
+    """Entity-level precision, recall, F1 (seqeval's default mode, the one conlleval uses),
+    overall (micro-averaged) and per type."""
+    from seqeval.metrics import classification_report
+
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    micro = report["micro avg"]
+    return {
+        "precision": float(micro["precision"]),
+        "recall": float(micro["recall"]),
+        "f1": float(micro["f1-score"]),
+        "per_type": {
+            kind: {
+                "precision": float(r["precision"]),
+                "recall": float(r["recall"]),
+                "f1": float(r["f1-score"]),
+                "support": int(r["support"]),
+            }
+            for kind, r in sorted(report.items())
+            if not kind.endswith(" avg")
+        },
+        "sentences": len(gold),
+    }
+
+
+def evaluate_model(model, vocabs, sentences):
+    tagged = tag_batch(model, vocabs, [tokens for tokens, _ in sentences], batch_size=256)
+    return evaluate_tags([tags for _, tags in sentences], [t for t, _ in tagged])

@@ -1,0 +1,56 @@
+"""How a tagger reads text: its three vocabularies (words, characters, tags)."""
+
+import os
+
+import numpy as np
+
+MAX_WORD_CHARS = 30  # longer words (URLs) are cut for the character encoder
+
+
+class NERPreprocessor:
+    """The three vocabularies of a tagger (words, characters, tags) and how text becomes ids.
+
+    Words are looked up as `normalize_word` makes them (case kept, digits folded to 0);
+    characters as they are; tag 0 is padding.
+    """
+
+    def __init__(self, words, chars, tags):
+        self.words, self.chars, self.tags = words, chars, tags
+
+    @classmethod
+    def build(cls, sentences, min_count=2, extra_words=()):
+        from pipelines.text import Vocabulary, normalize_word
+
+        counted = Vocabulary.build(
+            ([normalize_word(t) for t in tokens] for tokens, _ in sentences), min_count=min_count
+        )
+        words = Vocabulary(list(dict.fromkeys(list(extra_words) + counted.tokens[4:])))
+        chars = Vocabulary.build(list(t) for tokens, _ in sentences for t in tokens)
+        tags = Vocabulary.build((tags for _, tags in sentences), specials=("<PAD>",))
+        return cls(words, chars, tags)
+
+    def save(self, folder):
+        for name in ("words", "chars", "tags"):
+            getattr(self, name).save(os.path.join(folder, f"{name}.txt"))
+
+    @classmethod
+    def load(cls, folder):
+        from pipelines.text import Vocabulary
+
+        return cls(
+            Vocabulary.load(os.path.join(folder, "words.txt")),
+            Vocabulary.load(os.path.join(folder, "chars.txt")),
+            Vocabulary.load(os.path.join(folder, "tags.txt"), specials=("<PAD>",)),
+        )
+
+    def encode(self, tokens):
+        """{"words": (T,), "chars": (T, longest word)} int32 ids of one sentence."""
+        from pipelines.text import normalize_word
+
+        letters = max(1, min(MAX_WORD_CHARS, max((len(t) for t in tokens), default=1)))
+        chars = np.zeros((len(tokens), letters), "int32")
+        for i, token in enumerate(tokens):
+            ids = self.chars.encode(list(token[:MAX_WORD_CHARS]))
+            chars[i, : len(ids)] = ids
+        words = np.asarray(self.words.encode([normalize_word(t) for t in tokens]), "int32")
+        return {"words": words, "chars": chars}

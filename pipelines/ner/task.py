@@ -1,0 +1,193 @@
+"""The NER task: `Tagger` (a loaded tagger: predict, evaluate, export), its settings, and the
+parts `pipelines.task.train_task` trains it with."""
+
+import dataclasses
+
+from pipelines.data import records
+from pipelines.errors import DataError
+from pipelines.ner.data import StreamedSentences, make_dataset, read_tagged, stream_dataset
+from pipelines.ner.inference import annotate, evaluate_model
+from pipelines.ner.model import ARCHITECTURE, build_tagger, grow
+from pipelines.ner.preprocess import MAX_WORD_CHARS, NERPreprocessor
+from pipelines.task import Task, TrainingData, TrainSettings, train_task
+
+DEFAULT_MODEL = "ner-conll2003"
+HEAD = ("tag_scores", "crf")  # the layers a new tag set replaces
+
+
+@dataclasses.dataclass
+class NERSettings(TrainSettings):
+    epochs: int = 30
+    patience: int | None = 5
+    vectors: str | None = None  # word2vec/GloVe text vectors to start the embeddings from
+    max_vectors: int = 40_000  # the first N words of the vectors file
+    min_count: int = 2  # training words seen at least this often (words with vectors: all)
+    units: int = ARCHITECTURE["units"]  # RNN units each way
+    rnn: str = ARCHITECTURE["rnn"]
+    head: str = ARCHITECTURE["head"]
+    char_encoder: str = ARCHITECTURE["char_encoder"]
+    word_dropout: float = 0.0  # words seen once become <UNK> with this probability
+    scheme: str = "auto"  # the data files' tag scheme (converted to IOB2)
+    freeze_encoder_epochs: int = 0  # with init: train only the tag head this many epochs first
+
+
+class Tagger(Task):
+    """A named-entity tagger (`zoo.models.NERTagger`) with its vocabularies."""
+
+    name = "ner"
+    default_model = DEFAULT_MODEL
+    Settings = NERSettings
+    Preprocessor = NERPreprocessor
+    monitor = "f1"
+
+    def predict(self, texts):
+        """`{"text", "tokens", "tags", "entities": [{"text", "type", "start", "end",
+        "score"}]}` per text (`text[start:end] == entity["text"]`; `score` the mean CRF
+        marginal probability of the entity's tags)."""
+        return annotate(list(texts), self.model, self.preprocessor)
+
+    def evaluate(self, source, data_format=None, max_examples=None, scheme="auto"):
+        """Entity-level precision, recall and F1 (conlleval's counting), overall and per type."""
+        sentences = read_tagged(source, max_examples, data_format, scheme)
+        return evaluate_model(self.model, self.preprocessor, sentences)
+
+    def export(self, out):
+        from pipelines.ner.export import export_tagger
+
+        export_tagger(self.model, self.preprocessor, out, max_word_chars=MAX_WORD_CHARS)
+
+    # === training ===
+
+    @classmethod
+    def read_data(cls, sources, dev, settings):
+        streamed = records.streamed_sources(sources, "ner")
+        if streamed:  # read again on every pass, never held in memory
+            train = StreamedSentences(streamed, settings.max_examples)
+        else:
+            train = [
+                s
+                for source in sources
+                for s in read_tagged(
+                    source, settings.max_examples, settings.data_format, settings.scheme
+                )
+            ]
+        dev_sentences = (
+            read_tagged(dev, settings.max_examples, settings.data_format, settings.scheme)
+            if dev
+            else None
+        )
+        return TrainingData(train, dev_sentences, dev)
+
+    @classmethod
+    def build(cls, data, settings, log):
+        from pipelines.vectors import load_vectors
+
+        architecture = {
+            **ARCHITECTURE,
+            **{k: getattr(settings, k) for k in ("units", "rnn", "head", "char_encoder")},
+        }
+        vectors = load_vectors(settings.vectors) if settings.vectors else None
+        if vectors:
+            vectors = (vectors[0][: settings.max_vectors], vectors[1][: settings.max_vectors])
+        preprocessor = NERPreprocessor.build(
+            data.train, settings.min_count, vectors[0] if vectors else ()
+        )
+        return build_tagger(preprocessor, architecture, vectors, log), preprocessor
+
+    @classmethod
+    def start_from(cls, data, settings, log):
+        """The model `settings.init` names, grown to the new data's words and characters
+        (known ones keep their embeddings), with a new tag head if the tags differ."""
+        from pipelines.text import Vocabulary
+
+        old = cls.load(settings.init)
+        architecture = {k: old.model.get_config()[k] for k in ARCHITECTURE}
+        fresh = NERPreprocessor.build(data.train, settings.min_count)
+        old_vocabs = old.preprocessor
+        words = old_vocabs.words.tokens[4:] + fresh.words.tokens[4:]
+        chars = old_vocabs.chars.tokens[4:] + fresh.chars.tokens[4:]
+        known = set(fresh.tags.tokens[1:]) <= set(old_vocabs.tags.tokens)
+        preprocessor = NERPreprocessor(
+            Vocabulary(list(dict.fromkeys(words))),
+            Vocabulary(list(dict.fromkeys(chars))),
+            old_vocabs.tags if known else fresh.tags,
+        )
+        return grow(old.model, old_vocabs, preprocessor, architecture, log), preprocessor
+
+    @classmethod
+    def compile(cls, model, settings):
+        import keras
+
+        from pipelines.training import layerwise_adam
+
+        clip = {"clipnorm": settings.clip_norm} if settings.clip_norm else {}
+        if settings.init and settings.freeze_encoder_epochs:
+            head = [v for layer in model.layers if layer.name in HEAD for v in layer.weights]
+            encoder = [v for v in model.trainable_weights if all(v is not h for h in head)]
+            optimizer = layerwise_adam([encoder, head], settings.learning_rate, **clip)
+        else:
+            optimizer = keras.optimizers.Adam(settings.learning_rate, **clip)
+        model.compile(optimizer, jit_compile=False)
+
+    @classmethod
+    def schedule(cls, model, settings, log):
+        from pipelines.training import FrozenFirst, LayerwiseAdam
+
+        if isinstance(model.optimizer, LayerwiseAdam):  # the encoder frozen at first
+            return [FrozenFirst(settings.freeze_encoder_epochs, log=log)]
+        return []
+
+    @classmethod
+    def check(cls, preprocessor, data):
+        unknown = {t for _, tags in data.dev or [] for t in tags} - set(preprocessor.tags.tokens)
+        if unknown:
+            raise DataError(
+                data.dev_name, f"tags not in the training data: {', '.join(sorted(unknown))}"
+            )
+
+    @classmethod
+    def dataset(cls, preprocessor, data, settings, epochs_done):
+        return (stream_dataset if data.streamed else make_dataset)(
+            preprocessor,
+            data.train,
+            settings.batch_size,
+            shuffle=True,
+            seed=settings.seed + epochs_done,
+            word_dropout=settings.word_dropout,
+        )
+
+    def dev_metrics(self, dev):
+        metrics = evaluate_model(self.model, self.preprocessor, dev)
+        return {k: metrics[k] for k in ("precision", "recall", "f1")}
+
+    @classmethod
+    def describe(cls, model, preprocessor, settings, data):
+        from pipelines.card import describe_source
+
+        return {
+            "architecture": {
+                "class": "zoo.models.NERTagger",
+                **{k: model.get_config()[k] for k in ARCHITECTURE},
+            },
+            "sizes": {
+                "words": len(preprocessor.words),
+                "chars": len(preprocessor.chars),
+                "tags": preprocessor.tags.tokens[1:],
+            },
+            "extra": {
+                "init": settings.init,
+                "vectors": describe_source(settings.vectors) if settings.vectors else None,
+            },
+        }
+
+
+def load(name_or_path=None):
+    """A tagger: a shipped model's name (default `ner-conll2003`) or a model folder."""
+    return Tagger.load(name_or_path)
+
+
+def train(train, dev=None, out=None, log=None, command=None, **settings):
+    """Trains a tagger (or fine-tunes one: `init=`) on `train` (a source or a list of them:
+    CoNLL files, globs, records folders, `tfds:` names), writes the folder `out` and returns
+    the trained `Tagger`. Settings: `NERSettings`' fields (the command line's options)."""
+    return train_task(Tagger, train, dev, out, NERSettings.of(settings), log, command)

@@ -1,0 +1,1 @@
+"""The `pipelines.records` command line; the library is `pipelines.data.records`."""

@@ -1,0 +1,52 @@
+"""Starting a classifier from another model (`--init`): a classifier or a word language
+model (ULMFiT)."""
+
+import os
+
+from pipelines.errors import DataError
+from pipelines.io import model_folder
+from pipelines.sentiment.preprocess import SentimentPreprocessor
+
+
+def start_from(init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log):
+    """`train --init`: (model, preprocessor, kind) from a classifier folder (fine-tuned; a new
+    head when the labels differ) or a word language model (`pipelines.lm train --level word`;
+    its embeddings and recurrent layers become a forward encoder, its vocabulary the
+    classifier's)."""
+    from zoo import registry
+    from zoo.models import SentimentClassifier
+
+    folder = model_folder(init_model)
+    if os.path.exists(os.path.join(folder, "lm.json")):
+        from pipelines.lm.preprocess import LMPreprocessor
+
+        tokens = LMPreprocessor.load(folder)
+        if tokens.level != "word":
+            raise DataError(folder, "a character language model cannot start a classifier")
+        model = SentimentClassifier.from_language_model(
+            registry.load(folder), len(labels), pooling=pooling, dropout=dropout
+        )
+        log(f"encoder from the language model {init_model} ({len(tokens.vocab):,} words)")
+        preprocessor = SentimentPreprocessor(
+            tokens.vocab, labels, max_tokens, truncate, tokens.lower, aliases
+        )
+        return model, preprocessor, "lm"
+    old, old_pre = registry.load(folder), SentimentPreprocessor.load(folder)
+    preprocessor = SentimentPreprocessor(
+        old_pre.words,
+        labels,
+        old_pre.max_tokens,
+        old_pre.truncate,
+        old_pre.lower,
+        {**old_pre.aliases, **aliases},
+    )
+    if labels.tokens == old_pre.labels.tokens:
+        return old, preprocessor, "classifier"
+    config = {**old.get_config(), "num_classes": len(labels)}
+    model = SentimentClassifier.from_config(config)
+    model.build()
+    for target, source in zip(model.weights, old.weights):
+        if "classes/" not in target.path:  # the new head keeps its fresh initialisation
+            target.assign(source)
+    log(f"new output layer for the labels {', '.join(labels.tokens)}")
+    return model, preprocessor, "classifier"

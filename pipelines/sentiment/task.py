@@ -1,0 +1,270 @@
+"""The sentiment task: `Classifier` (a loaded text classifier: predict, evaluate, export), its
+settings, and the parts `pipelines.task.train_task` trains it with."""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from pipelines.data import records
+from pipelines.sentiment.data import (
+    label_ids,
+    make_dataset,
+    parse_label_names,
+    read_labelled,
+    stream_dataset,
+)
+from pipelines.sentiment.inference import classification_metrics, probabilities
+from pipelines.sentiment.preprocess import SentimentPreprocessor
+from pipelines.task import Task, TrainingData, TrainSettings, train_task
+
+DEFAULT_MODEL = "sentiment-sst2"
+ARCHITECTURE = ("embedding_dim", "rnn", "units", "depth", "bidirectional", "pooling", "dropout")
+
+
+@dataclasses.dataclass
+class SentimentSettings(TrainSettings):
+    patience: int | None = 3
+    text_column: str | None = None  # the text column's name (CSV/TSV)
+    label_column: str | None = None  # the label column's name (CSV/TSV)
+    vectors: str | None = None  # word vectors to start from
+    max_vocab: int = 30_000
+    min_count: int = 2
+    max_tokens: int = 400  # longer texts are truncated to this many tokens
+    truncate: str = "head+tail"
+    dev_fraction: float = 0.1  # without dev: this share of the training data held out
+    units: int = 128
+    depth: int = 1
+    embedding_dim: int = 100
+    pooling: str = "max_mean"
+    rnn: str = "lstm"
+    unidirectional: bool = False
+    dropout: float = 0.3
+    label_names: str | None = None  # "0=negative,1=positive"
+    discriminative: float = 2.6  # with init: each level down learns this many times slower
+    unfreeze: str = "gradual"  # with init: "gradual" (one more level each epoch) or "all"
+
+
+class Classifier(Task):
+    """A text classifier (`zoo.models.SentimentClassifier`) with its vocabulary and labels."""
+
+    name = "sentiment"
+    default_model = DEFAULT_MODEL
+    Settings = SentimentSettings
+    Preprocessor = SentimentPreprocessor
+    monitor = "accuracy"
+
+    def probabilities(self, texts):
+        """(len(texts), labels) class probabilities."""
+        return probabilities(self.model, self.preprocessor, list(texts))
+
+    def predict(self, texts):
+        """`{"text", "label", "probabilities": {label: p}}` per text."""
+        texts = list(texts)
+        names = self.preprocessor.labels.tokens
+        return [
+            {
+                "text": text,
+                "label": names[int(p.argmax())],
+                "probabilities": {name: float(v) for name, v in zip(names, p)},
+            }
+            for text, p in zip(texts, self.probabilities(texts))
+        ]
+
+    def evaluate(self, source, text_column=None, label_column=None, max_examples=None):
+        """Accuracy (and macro F1 for more than two labels)."""
+        rows = read_labelled(source, max_examples, text_column, label_column)
+        return self.metrics(rows, source)
+
+    def metrics(self, rows, source):
+        gold = label_ids(self.preprocessor, rows, source)
+        predicted = self.probabilities([text for text, _, _ in rows]).argmax(axis=1)
+        return classification_metrics(gold, predicted, len(self.preprocessor.labels))
+
+    def export(self, out):
+        from pipelines.sentiment.export import export_classifier
+
+        export_classifier(self.model, self.preprocessor, out)
+
+    # === training ===
+
+    @classmethod
+    def read_data(cls, sources, dev, settings):
+        read = lambda s: read_labelled(  # noqa: E731
+            s, settings.max_examples, settings.text_column, settings.label_column
+        )
+        streamed = records.streamed_sources(sources, "sentiment")
+        rows = records.Stream(streamed, settings.max_examples) if streamed else []
+        for source in [] if streamed else sources:
+            rows += read(source)
+        fraction = 0.0 if streamed else settings.dev_fraction  # a stream: --dev or none
+        dev_name = dev or f"{fraction:.0%} of the training data (seed {settings.seed})"
+        if dev:
+            dev_rows = read(dev)
+        elif fraction:
+            order = np.random.default_rng(settings.seed).permutation(len(rows))
+            cut = int(len(rows) * fraction)
+            dev_rows, rows = [rows[i] for i in order[:cut]], [rows[i] for i in order[cut:]]
+        else:
+            dev_rows = []
+        return TrainingData(rows, dev_rows, dev_name, dev or sources[0])
+
+    @staticmethod
+    def _pairs(data):
+        """(text, label) of the training examples, streamed from records where they are."""
+        if data.streamed:
+            return ((e["text"], e["label"]) for e in data.train)
+        return ((text, label) for text, label, _ in data.train)
+
+    @classmethod
+    def _labels(cls, data, settings):
+        from pipelines.text import Vocabulary
+
+        aliases = parse_label_names(settings.label_names)
+        names = sorted({aliases.get(label, label) for _, label in cls._pairs(data)})
+        return Vocabulary(names, specials=()), aliases
+
+    @classmethod
+    def build(cls, data, settings, log):
+        from pipelines.text import Vocabulary, split_text
+        from zoo.models import SentimentClassifier
+
+        labels, aliases = cls._labels(data, settings)
+        words = Vocabulary.build(
+            (split_text(text, "word", lower=True) for text, _ in cls._pairs(data)),
+            min_count=settings.min_count,
+            max_size=settings.max_vocab,
+        )
+        preprocessor = SentimentPreprocessor(
+            words, labels, settings.max_tokens, settings.truncate, aliases=aliases
+        )
+        model = SentimentClassifier(
+            len(words),
+            len(labels),
+            embedding_dim=settings.embedding_dim,
+            rnn=settings.rnn,
+            units=settings.units,
+            depth=settings.depth,
+            bidirectional=not settings.unidirectional,
+            pooling=settings.pooling,
+            dropout=settings.dropout,
+        )
+        model.build()
+        cls._fill_vectors(model, preprocessor, settings, log)
+        return model, preprocessor
+
+    @classmethod
+    def start_from(cls, data, settings, log):
+        from pipelines.sentiment.model import start_from
+
+        labels, aliases = cls._labels(data, settings)
+        model, preprocessor, _ = start_from(
+            settings.init,
+            labels,
+            aliases,
+            settings.max_tokens,
+            settings.truncate,
+            settings.pooling,
+            settings.dropout,
+            log,
+        )
+        cls._fill_vectors(model, preprocessor, settings, log)
+        return model, preprocessor
+
+    @staticmethod
+    def _fill_vectors(model, preprocessor, settings, log):
+        if settings.vectors:
+            from pipelines.vectors import fill_embeddings, load_vectors
+
+            vectors = load_vectors(settings.vectors)
+            found = fill_embeddings(model.embedding, preprocessor.words.tokens, vectors)
+            log(f"word vectors for {found:,} of {len(preprocessor.words):,} words")
+
+    @classmethod
+    def compile(cls, model, settings):
+        import keras
+
+        from pipelines.training import layerwise_adam
+
+        clip = {"clipnorm": settings.clip_norm} if settings.clip_norm else {}
+        if settings.init:
+            optimizer = layerwise_adam(model.layer_groups(), settings.learning_rate, **clip)
+        else:
+            optimizer = keras.optimizers.Adam(settings.learning_rate, **clip)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer, loss=loss)
+
+    @classmethod
+    def schedule(cls, model, settings, log):
+        from pipelines.training import FineTuning, LayerwiseAdam
+
+        if isinstance(model.optimizer, LayerwiseAdam):
+            gradual = settings.unfreeze == "gradual"
+            return [FineTuning(settings.discriminative, gradual=gradual, log=log)]
+        return []
+
+    @classmethod
+    def check(cls, preprocessor, data):
+        if data.dev:
+            label_ids(preprocessor, data.dev, data.dev_source)
+
+    @classmethod
+    def dataset(cls, preprocessor, data, settings, epochs_done):
+        if data.streamed:
+            return stream_dataset(
+                preprocessor,
+                data.train.folders,
+                settings.batch_size,
+                settings.seed,
+                settings.max_examples,
+            )
+        labels = label_ids(preprocessor, data.train, "the training data")
+        return make_dataset(
+            preprocessor, data.train, labels, settings.batch_size, True, settings.seed
+        )
+
+    def dev_metrics(self, dev):
+        return self.metrics(dev, None)
+
+    @classmethod
+    def describe(cls, model, preprocessor, settings, data):
+        from pipelines.io import model_folder
+
+        kind = None
+        if settings.init:
+            lm = os.path.exists(os.path.join(model_folder(settings.init), "lm.json"))
+            kind = "lm" if lm else "classifier"
+        config = model.get_config()
+        return {
+            "architecture": {
+                "class": "zoo.models.SentimentClassifier",
+                **{k: config[k] for k in ARCHITECTURE},
+                "max_tokens": preprocessor.max_tokens,
+                "truncate": preprocessor.truncate,
+                "lower": preprocessor.lower,
+            },
+            "sizes": {"words": len(preprocessor.words), "labels": preprocessor.labels.tokens},
+            "extra": {
+                "vectors": settings.vectors,
+                "init": settings.init and {"model": settings.init, "kind": kind},
+                "fine_tuning": settings.init
+                and {
+                    "discriminative": settings.discriminative,
+                    "unfreeze": settings.unfreeze,
+                    "learning_rate": settings.learning_rate,
+                },
+            },
+        }
+
+
+def load(name_or_path=None):
+    """A classifier: a shipped model's name (default `sentiment-sst2`) or a model folder."""
+    return Classifier.load(name_or_path)
+
+
+def train(train, dev=None, out=None, log=None, command=None, **settings):
+    """Trains a classifier (or fine-tunes one, or starts one from a word language model:
+    `init=`) on `train` (a source or a list: CSV/TSV files, aclImdb-style folders, records
+    folders, `tfds:` names), writes the folder `out` and returns the trained `Classifier`.
+    Settings: `SentimentSettings`' fields (the command line's options)."""
+    return train_task(Classifier, train, dev, out, SentimentSettings.of(settings), log, command)
