@@ -1,8 +1,9 @@
 """The zoo's layers: recurrent cells and sequence layers, bidirectional and deep RNNs, the CRF,
-and weight exchange with `keras.layers`."""
+attention, contextual string embeddings, and weight exchange with `keras.layers`."""
 
 from zoo.layers.attention import AdditiveAttention, MultiplicativeAttention
 from zoo.layers.bidirectional import Bidirectional
+from zoo.layers.contextual import ContextualCharEmbedding
 from zoo.layers.crf import CRF
 from zoo.layers.gru import GRU, GRUCell
 from zoo.layers.interop import from_keras, to_keras
@@ -18,6 +19,7 @@ __all__ = [
     "LSTM",
     "CRF",
     "Bidirectional",
+    "ContextualCharEmbedding",
     "GRUCell",
     "LSTMCell",
     "Recurrent",

@@ -98,6 +98,16 @@ class LanguageModel(keras.Model):
     def call(self, tokens, states=None, training=None, return_states=False):
         """Logits of the next token at every step; with `return_states`, also the final states
         of every layer (a list per layer), to continue from with `states=`."""
+        h, final = self.hidden_states(tokens, states, training, return_states=True)
+        h = self.dropouts[-1](h, training=training)
+        logits = self.output_logits(h)
+        return (logits, final) if return_states else logits
+
+    def hidden_states(self, tokens, states=None, training=None, return_states=False):
+        """The last recurrent layer's output `a<t>` at every step `(batch, time, units)`: what
+        the model knows after reading `tokens[..t]` (the features `zoo.layers.
+        ContextualCharEmbedding` reads); with `return_states`, also every layer's final
+        states."""
         mask = tokens > 0
         h = self.embedding(tokens)
         final = []
@@ -106,9 +116,7 @@ class LanguageModel(keras.Model):
             initial = None if states is None else states[index]
             h, *layer_states = rnn(h, initial_state=initial, mask=mask, training=training)
             final.append(layer_states)
-        h = self.dropouts[-1](h, training=training)
-        logits = self.output_logits(h)
-        return (logits, final) if return_states else logits
+        return (h, final) if return_states else h
 
     def output_logits(self, h):
         """The last layer's outputs `(batch, time, units)` -> next-token logits."""
