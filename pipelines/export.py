@@ -72,8 +72,8 @@ def graph_lower(tokens):
 
 
 def graph_pieces(texts, level, lower=False):
-    """The tokens of a (batch,) string tensor at a level, as `pipelines.seq2seq.Sides.split`
-    and `pipelines.lm.split_text` make them: `char` (code points), `space` (whitespace-split
+    """The tokens of a (batch,) string tensor at a level, as `Seq2SeqPreprocessor.split`
+    and `pipelines.text.split_text` make them: `char` (code points), `space` (whitespace-split
     symbols) or `word` (`word_tokenize`; `lower`: lower-cased, digits folded). Ragged."""
     if level == "char":
         return tf.strings.unicode_split(texts, "UTF-8", errors="replace")

@@ -7,7 +7,7 @@ from pipelines.export import graph_pieces, write_archive
 
 
 def export_language_model(model, tokens, out):
-    """A SavedModel of a language model (`pipelines.lm.Tokens` describes its text):
+    """A SavedModel of a language model (`LMPreprocessor` describes its text):
 
     - `serving_default(texts)`: `texts` a (batch,) string tensor -> `log_prob` (batch,) the
       natural-log probability of each text read from `<BOS>` (to `<EOS>` for a `lines` model),

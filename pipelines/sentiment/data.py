@@ -82,7 +82,7 @@ def make_dataset(encoder, rows, labels, batch_size, shuffle, seed=0):
 
 def stream_dataset(encoder, folders, batch_size, seed=0, max_examples=None):
     """Batches streamed from records folders (`pipelines.records`): text encoded inside the
-    graph exactly as `TextEncoder.encode` does (`pipelines.export.graph_classifier_ids`),
+    graph exactly as `SentimentPreprocessor.encode` does (`export.graph_classifier_ids`),
     bucketed by length; memory stays bounded whatever the corpus size."""
     import tensorflow as tf
 

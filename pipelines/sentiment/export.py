@@ -7,7 +7,7 @@ from pipelines.export import graph_lower, graph_word_tokenize, write_archive
 
 
 def graph_classifier_ids(texts, encoder, table):
-    """Token ids of a batch of strings as `pipelines.sentiment.TextEncoder.encode` makes them
+    """Token ids of a batch of strings as `SentimentPreprocessor.encode` makes them
     (tokenised, lower-cased unless the encoder keeps case, looked up in `table`, truncated to
     `max_tokens`; an empty text is one unknown word), in TensorFlow ops: `(batch, steps)`
     int32, 0-padded. For serving, and for training that streams raw text."""
@@ -15,7 +15,7 @@ def graph_classifier_ids(texts, encoder, table):
     tokens = graph_word_tokenize(texts)[0]
     tokens = graph_lower(tokens) if encoder.lower else tokens
     ids = tf.cast(tf.ragged.map_flat_values(table.lookup, tokens), tf.int32)
-    # truncation, as TextEncoder.cut: keep the first n - n // 2 and last n // 2 (head+tail)
+    # truncation as SentimentPreprocessor.cut: the first n - n // 2 and last n // 2 (head+tail)
     length = ids.row_lengths()
     kept = tf.minimum(length, n)
     positions = tf.ragged.range(kept)
@@ -39,7 +39,7 @@ def graph_classifier_ids(texts, encoder, table):
 
 
 def export_classifier(model, encoder, out):
-    """A SavedModel of a text classifier (`pipelines.sentiment.TextEncoder` describes its text):
+    """A SavedModel of a text classifier (`SentimentPreprocessor` describes its text):
     `serving_default(texts)` with `texts` a (batch,) string tensor returns `probabilities`
     (batch, classes), `labels` (batch,) the most probable label and `label_names` (classes,)."""
     table = encoder.words.lookup_table()

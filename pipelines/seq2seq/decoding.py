@@ -18,8 +18,9 @@ def max_output_length(source_length):
 
 def decode(model, sides, texts, beam=1, batch_size=256, network_only=False):
     """(output text, score) per text: greedy (`beam` 1) or beam search; the score is the
-    mean log-probability per output token (`<EOS>` included). A model folder with a lexicon
-    and reranking weights (`pipelines.rerank`) answers through them unless `network_only`."""
+    mean log-probability per output token (`<EOS>` included); an empty or blank text has the
+    empty output, score 0.0. A model folder with a lexicon and reranking weights
+    (`pipelines.seq2seq.rerank`) answers through them unless `network_only`."""
     results = [("", 0.0)] * len(texts)  # an empty (or blank) input has an empty output
     filled = [i for i, text in enumerate(texts) if text.strip(ASCII_SPACE)]
     texts = [texts[i] for i in filled]

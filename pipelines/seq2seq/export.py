@@ -7,7 +7,7 @@ from pipelines.export import graph_pieces, write_archive
 
 
 def export_seq2seq(model, sides, out):
-    """A SavedModel of an encoder-decoder (`pipelines.seq2seq.Sides` describes its text):
+    """A SavedModel of an encoder-decoder (`Seq2SeqPreprocessor` describes its text):
     `serving_default(texts)` with `texts` a (batch,) string tensor returns `outputs` (batch,)
     strings, decoded greedily by a loop inside the graph, and `scores` (batch,) their mean
     log-probability per token (`<EOS>` included); an empty or blank text has the empty output
@@ -38,7 +38,7 @@ def export_seq2seq(model, sides, out):
         ids = tf.cast(tf.ragged.map_flat_values(source_table.lookup, pieces), tf.int32)
         dense = ids.to_tensor(0)
         dense = tf.pad(dense, [[0, 0], [0, 1 - tf.minimum(tf.shape(dense)[1], 1)]])
-        # an empty input is one unknown token, as Sides.encode_source makes it
+        # an empty input is one unknown token, as Seq2SeqPreprocessor.encode_source makes it
         first = tf.where(ids.row_lengths() == 0, unk, dense[:, 0])
         dense = tf.concat([first[:, None], dense[:, 1:]], axis=1)
         limit = 2 * tf.shape(dense)[1] + 10  # pipelines.seq2seq.max_output_length

@@ -31,8 +31,8 @@ class Seq2SeqPreprocessor:
         # "iso-date" where every training target was a calendar date in ISO form (the date
         # task): `predict` then says whether each output is a real date
         self.outputs = outputs
-        self.reranker = None  # a `pipelines.rerank.Reranker` where the model folder has one
-        self.rerank_settings = None  # seq2seq.json's "rerank" (`load`), for `load_seq2seq`
+        self.reranker = None  # a `rerank.Reranker` where the model folder has one
+        self.rerank_settings = None  # seq2seq.json's "rerank" (`load`), for `Transducer.load`
 
     @staticmethod
     def split(text, level):

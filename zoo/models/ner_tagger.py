@@ -31,6 +31,10 @@ class NERTagger(keras.Model):
         rnn: `"lstm"` or `"gru"`; units: its size each way; depth: stacked bidirectional layers.
         dropout: on the word representations and between layers.
         head: `"crf"` or `"softmax"`.
+        contextual_dim: with a positive size, the inputs also hold `"contextual"`: (batch,
+            time, contextual_dim) float features per word computed outside the tagger, such as
+            `zoo.layers.ContextualCharEmbedding`'s contextual string embeddings (Akbik et al.
+            2018), concatenated with the word embedding and the character features.
 
     Train it with `compile(optimizer)` and `fit(inputs, tags)`: the loss is the CRF's negative
     log-likelihood (or masked cross-entropy), padded steps carry none.
@@ -50,6 +54,7 @@ class NERTagger(keras.Model):
         depth=1,
         dropout=0.5,
         head="crf",
+        contextual_dim=0,
         **kwargs,
     ):
         for name, value, allowed in (
@@ -72,6 +77,7 @@ class NERTagger(keras.Model):
         self.depth = depth
         self.dropout = dropout
         self.head = head
+        self.contextual_dim = contextual_dim
 
         # === Layers ===
         self.word_embedding = keras.layers.Embedding(
@@ -102,7 +108,10 @@ class NERTagger(keras.Model):
         # sentence through the model, as a functional model is built at construction.
         if self.crf is not None:
             self.crf.build((None, None, self.num_tags))
-        self.call({"words": tf.ones((1, 1), "int32"), "chars": tf.ones((1, 1, 1), "int32")})
+        inputs = {"words": tf.ones((1, 1), "int32"), "chars": tf.ones((1, 1, 1), "int32")}
+        if self.contextual_dim:
+            inputs["contextual"] = tf.zeros((1, 1, self.contextual_dim))
+        self.call(inputs)
         self.built = True
 
     def _char_features(self, chars, training):
@@ -126,7 +135,10 @@ class NERTagger(keras.Model):
     def call(self, inputs, training=None):
         words, chars = inputs["words"], inputs["chars"]
         mask = words > 0
-        h = tf.concat([self.word_embedding(words), self._char_features(chars, training)], axis=-1)
+        features = [self.word_embedding(words), self._char_features(chars, training)]
+        if self.contextual_dim:
+            features.append(tf.cast(inputs["contextual"], features[0].dtype))
+        h = tf.concat(features, axis=-1)
         h = self.word_dropout(h, training=training)
         h = self.encoder(h, mask=mask, training=training)
         h = self.output_dropout(h, training=training)
@@ -187,6 +199,7 @@ class NERTagger(keras.Model):
                     "depth",
                     "dropout",
                     "head",
+                    "contextual_dim",
                 )
             }
         )

@@ -92,3 +92,29 @@ def test_keras_file_round_trip(tmp_path):
 def test_rejects_unknown_options():
     with pytest.raises(ValueError, match="head"):
         _tagger(head="hmm")
+
+
+def test_contextual_features_join_the_word_representation(tmp_path):
+    """With `contextual_dim`, per-word features computed outside (contextual string
+    embeddings) are read beside the word and character features: they change the scores, a
+    tag that only they reveal is learned, and the model round-trips."""
+    keras.utils.set_random_seed(0)
+    batch = _batch([6] * 96, seed=2)
+    words = batch["words"]
+    signal = np.random.default_rng(3).integers(0, 2, words.shape)  # invisible in words/chars
+    contextual = np.zeros(words.shape + (4,), "float32")
+    contextual[..., 0] = signal
+    tags = np.where(words > 0, signal + 1, 0)
+    model = _tagger(contextual_dim=4, units=8, dropout=0.0)
+    inputs = {**batch, "contextual": contextual}
+    model.compile(keras.optimizers.Adam(0.02))
+    model.fit(inputs, tags, batch_size=32, epochs=15, verbose=0)
+    predicted = np.asarray(model.predict_tags(inputs))
+    assert np.mean(predicted[words > 0] == tags[words > 0]) > 0.95
+    flipped = {**inputs, "contextual": contextual[..., ::-1].copy()}
+    assert np.abs(np.asarray(model(flipped)) - np.asarray(model(inputs))).max() > 1e-3
+    model.save(tmp_path / "tagger.keras")
+    reloaded = keras.saving.load_model(tmp_path / "tagger.keras")
+    np.testing.assert_allclose(reloaded(inputs), model(inputs), atol=1e-6)
+    assert reloaded.get_config()["contextual_dim"] == 4
+    assert _tagger().get_config()["contextual_dim"] == 0  # older folders load as before
