@@ -65,6 +65,12 @@ def main():
     type=click.IntRange(0),
     help="With --init: train only the tag head for this many epochs first.",
 )
+@cli.setting(
+    Settings,
+    "--char-lm",
+    help="Contextual string embeddings from character language models: FORWARD[,BACKWARD] "
+    "(shipped names or folders; the backward one trained with `lm train --reverse`).",
+)
 @cli.reports_bad_input
 def train(train_sources, dev_source, out, **settings):
     """Trains a tagger (or fine-tunes one with --init) and writes it to --out."""

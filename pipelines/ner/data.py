@@ -58,6 +58,11 @@ def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0, word_dropout=0.
         "chars": tf.TensorSpec([None, None], tf.int32),
         "tags": tf.TensorSpec([None], tf.int32),
     }
+    if vocabs.contextual is not None:  # the language models run once, not every epoch
+        vectors = vocabs.contextual.embed([tokens for tokens, _ in sentences], dtype="float16")
+        for example, v in zip(examples, vectors):
+            example["contextual"] = v
+        signature["contextual"] = tf.TensorSpec([None, vocabs.contextual.dim], tf.float16)
     dataset = bucketed_dataset(
         examples, signature, batch_size, shuffle=shuffle, seed=seed, pad_to_multiple=8
     )
@@ -76,7 +81,10 @@ def _split_batch(vocabs, sentences, word_dropout):
         if once is not None:
             drop = tf.gather(once, words) & (tf.random.uniform(tf.shape(words)) < word_dropout)
             words = tf.where(drop, vocabs.words.unk_id, words)
-        return {"words": words, "chars": batch["chars"]}, batch["tags"]
+        inputs = {"words": words, "chars": batch["chars"]}
+        if "contextual" in batch:
+            inputs["contextual"] = tf.cast(batch["contextual"], tf.float32)
+        return inputs, batch["tags"]
 
     return split
 

@@ -14,6 +14,30 @@ def export_tagger(model, vocabs, out, max_word_chars):
     words_table = vocabs.words.lookup_table()
     chars_table = vocabs.chars.lookup_table()
     tag_names = tf.constant([""] + vocabs.tags.tokens[1:])
+    contextual = vocabs.contextual
+    tables = [words_table, chars_table]
+    if contextual is not None:  # the character language models run inside the graph
+        lm_table = contextual.vocab.lookup_table()
+        tables.append(lm_table)
+
+    def contextual_vectors(tokens, shape):
+        """`ContextualEncoder.inputs` in TensorFlow ops, run through its layer: each text's
+        tokens joined by spaces between newlines, each token's first and last character."""
+        from pipelines.ner.contextual import EDGE
+
+        strings = EDGE + tf.strings.reduce_join(tokens, axis=1, separator=" ") + EDGE
+        letters = tf.strings.unicode_split(strings, "UTF-8", errors="replace")
+        chars = tf.cast(tf.ragged.map_flat_values(lm_table.lookup, letters), tf.int32)
+        sizes = tf.cast(tf.strings.length(tokens, unit="UTF8_CHAR"), tf.int32)
+        sizes = sizes.to_tensor(-1, shape=shape)  # -1: no token there
+        starts = tf.cumsum(sizes + 1, axis=1, exclusive=True) + len(EDGE)
+        real = sizes >= 0
+        inputs = {
+            "chars": chars.to_tensor(0),
+            "starts": tf.where(real, starts, -1),
+            "ends": tf.where(real, starts + sizes - 1, -1),
+        }
+        return tf.identity(contextual.layer(inputs, training=False))  # the tags' mask: words
 
     def serve(texts):
         tokens, starts, ends = graph_word_tokenize(texts)
@@ -28,6 +52,8 @@ def export_tagger(model, vocabs, out, max_word_chars):
         chars = tf.cast(chars, tf.int32).to_tensor(0)
         chars = tf.pad(chars, [[0, 0], [0, steps - tf.shape(chars)[1]], [0, 1]])
         inputs = {"words": words, "chars": chars}
+        if contextual is not None:
+            inputs["contextual"] = contextual_vectors(tokens, shape)
         best, probabilities = model.tags_and_probabilities(inputs)
         mask = words > 0
         scores = tf.where(mask, tf.gather(probabilities, best, batch_dims=2), 0.0)
@@ -40,9 +66,11 @@ def export_tagger(model, vocabs, out, max_word_chars):
             "lengths": lengths,
         }
 
+    if contextual is not None:
+        tables.append(contextual.layer)
     write_archive(
         out,
         model,
-        [words_table, chars_table],
+        tables,
         {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")])},
     )

@@ -16,15 +16,13 @@ def _compiled(model):
     import tensorflow as tf
 
     if model not in _COMPILED:
-        _COMPILED[model] = tf.function(
-            model.tags_and_probabilities,
-            input_signature=[
-                {
-                    "words": tf.TensorSpec([None, None], tf.int32),
-                    "chars": tf.TensorSpec([None, None, None], tf.int32),
-                }
-            ],
-        )
+        spec = {
+            "words": tf.TensorSpec([None, None], tf.int32),
+            "chars": tf.TensorSpec([None, None, None], tf.int32),
+        }
+        if model.contextual_dim:
+            spec["contextual"] = tf.TensorSpec([None, None, model.contextual_dim], tf.float32)
+        _COMPILED[model] = tf.function(model.tags_and_probabilities, input_signature=[spec])
     return _COMPILED[model]
 
 
@@ -41,7 +39,13 @@ def tag_batch(model, vocabs, token_lists, batch_size=64):
         chars = np.zeros(words.shape + (letters,), "int32")
         for row, e in enumerate(encoded):
             chars[row, : e["chars"].shape[0], : e["chars"].shape[1]] = e["chars"]
-        best, probabilities = _compiled(model)({"words": words, "chars": chars})
+        inputs = {"words": words, "chars": chars}
+        if vocabs.contextual is not None:
+            vectors = vocabs.contextual.embed(chunk)
+            inputs["contextual"] = np.zeros(words.shape + (vocabs.contextual.dim,), "float32")
+            for row, v in enumerate(vectors):
+                inputs["contextual"][row, : len(v)] = v
+        best, probabilities = _compiled(model)(inputs)
         best, probabilities = best.numpy(), probabilities.numpy()
         for row, (i, tokens) in enumerate(zip(rows, chunk)):
             ids = best[row, : len(tokens)]

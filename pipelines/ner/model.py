@@ -10,6 +10,7 @@ ARCHITECTURE = {
     "depth": 1,
     "dropout": 0.5,
     "head": "crf",
+    "contextual_dim": 0,  # contextual string embeddings' size (--char-lm)
 }
 
 

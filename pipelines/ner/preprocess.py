@@ -11,11 +11,14 @@ class NERPreprocessor:
     """The three vocabularies of a tagger (words, characters, tags) and how text becomes ids.
 
     Words are looked up as `normalize_word` makes them (case kept, digits folded to 0);
-    characters as they are; tag 0 is padding.
+    characters as they are; tag 0 is padding. `contextual` (a
+    `pipelines.ner.contextual.ContextualEncoder`, or None) adds contextual string embeddings
+    from character language models.
     """
 
-    def __init__(self, words, chars, tags):
+    def __init__(self, words, chars, tags, contextual=None):
         self.words, self.chars, self.tags = words, chars, tags
+        self.contextual = contextual
 
     @classmethod
     def build(cls, sentences, min_count=2, extra_words=()):
@@ -32,15 +35,19 @@ class NERPreprocessor:
     def save(self, folder):
         for name in ("words", "chars", "tags"):
             getattr(self, name).save(os.path.join(folder, f"{name}.txt"))
+        if self.contextual is not None:
+            self.contextual.save(folder)
 
     @classmethod
     def load(cls, folder):
+        from pipelines.ner.contextual import ContextualEncoder
         from pipelines.text import Vocabulary
 
         return cls(
             Vocabulary.load(os.path.join(folder, "words.txt")),
             Vocabulary.load(os.path.join(folder, "chars.txt")),
             Vocabulary.load(os.path.join(folder, "tags.txt"), specials=("<PAD>",)),
+            ContextualEncoder.load(folder),
         )
 
     def encode(self, tokens):

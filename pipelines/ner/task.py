@@ -4,7 +4,8 @@ parts `pipelines.task.train_task` trains it with."""
 import dataclasses
 
 from pipelines.data import records
-from pipelines.errors import DataError
+from pipelines.errors import BadSetting, DataError
+from pipelines.ner.contextual import ContextualEncoder
 from pipelines.ner.data import StreamedSentences, make_dataset, read_tagged, stream_dataset
 from pipelines.ner.inference import annotate, evaluate_model
 from pipelines.ner.model import ARCHITECTURE, build_tagger, grow
@@ -29,6 +30,7 @@ class NERSettings(TrainSettings):
     word_dropout: float = 0.0  # words seen once become <UNK> with this probability
     scheme: str = "auto"  # the data files' tag scheme (converted to IOB2)
     freeze_encoder_epochs: int = 0  # with init: train only the tag head this many epochs first
+    char_lm: str | None = None  # "FORWARD[,BACKWARD]": contextual string embeddings
 
 
 class Tagger(Task):
@@ -92,6 +94,13 @@ class Tagger(Task):
         preprocessor = NERPreprocessor.build(
             data.train, settings.min_count, vectors[0] if vectors else ()
         )
+        preprocessor.contextual = ContextualEncoder.from_option(settings.char_lm)
+        if preprocessor.contextual is not None:
+            if data.streamed:
+                raise BadSetting("--char-lm", "reads sentences from files, not records")
+            architecture["contextual_dim"] = preprocessor.contextual.dim
+            dim = preprocessor.contextual.dim
+            log(f"contextual string embeddings of {dim} from {settings.char_lm}")
         return build_tagger(preprocessor, architecture, vectors, log), preprocessor
 
     @classmethod
@@ -100,6 +109,8 @@ class Tagger(Task):
         (known ones keep their embeddings), with a new tag head if the tags differ."""
         from pipelines.text import Vocabulary
 
+        if settings.char_lm:
+            raise BadSetting("--char-lm", "an --init model keeps its own language models")
         old = cls.load(settings.init)
         architecture = {k: old.model.get_config()[k] for k in ARCHITECTURE}
         fresh = NERPreprocessor.build(data.train, settings.min_count)
@@ -111,6 +122,7 @@ class Tagger(Task):
             Vocabulary(list(dict.fromkeys(words))),
             Vocabulary(list(dict.fromkeys(chars))),
             old_vocabs.tags if known else fresh.tags,
+            old_vocabs.contextual,
         )
         return grow(old.model, old_vocabs, preprocessor, architecture, log), preprocessor
 
@@ -177,6 +189,7 @@ class Tagger(Task):
             "extra": {
                 "init": settings.init,
                 "vectors": describe_source(settings.vectors) if settings.vectors else None,
+                "char_lms": preprocessor.contextual.describe() if preprocessor.contextual else None,
             },
         }
 
