@@ -92,19 +92,20 @@ def test_train_writes_a_complete_model_folder(trained):
 
 
 def test_evaluate_reports_entity_metrics(trained):
-    result = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"], "--json")
-    assert result.exit_code == 0, result.output
-    metrics = last_json(result.output)
+    metrics = ner.load(str(trained["out"])).evaluate(trained["dev"])
     assert set(metrics["per_type"]) == {"LOC", "PER"}
     assert metrics["f1"] > 0.5  # an easy corpus; three epochs learn most of it
     assert metrics["f1"] == pytest.approx(last_json(trained["output"])["dev"]["f1"])
+    result = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"], "--json")
+    assert result.exit_code == 0 and last_json(result.output) == metrics
+    table = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"]).output
+    assert table.splitlines()[0].split() == ["type", "precision", "recall", "f1", "support"]
+    assert table.splitlines()[-1].startswith("overall")
 
 
 def test_predict_offsets_point_into_the_text(trained):
     texts = ["Anna Smith visited Oslo.", "", "Ken  Ito loves Lima ."]
-    result = invoke("predict", "--model", trained["out"], "--json", *texts)
-    assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in result.output.strip().splitlines()]
+    records = ner.load(str(trained["out"])).predict(texts)
     assert [r["text"] for r in records] == texts
     assert records[1] == {"text": "", "tokens": [], "tags": [], "entities": []}
     for record in records:
@@ -112,20 +113,25 @@ def test_predict_offsets_point_into_the_text(trained):
         for entity in record["entities"]:
             assert record["text"][entity["start"] : entity["end"]] == entity["text"]
             assert 0 <= entity["score"] <= 1
+    result = invoke("predict", "--model", trained["out"], "--json", *texts)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.output.strip().splitlines()] == records
     plain = invoke("predict", "--model", trained["out"], texts[0])
     assert plain.output.strip().replace("[", "").replace("]PER", "").replace("]LOC", "") == texts[0]
 
 
-def test_predict_reads_input_file_and_a_long_text(trained, tmp_path):
+def test_predict_tags_a_long_text_and_reads_an_input_file(trained, tmp_path):
     long_text = " ".join(["Anna Smith visited Oslo and"] * 400)  # 2,000 tokens, no sentence end
+    (record,) = ner.load(str(trained["out"])).predict([long_text])
+    assert len(record["tokens"]) == 2000 and record["entities"]
+    for entity in record["entities"]:
+        assert long_text[entity["start"] : entity["end"]] == entity["text"]
     path = tmp_path / "texts.txt"
-    path.write_text(f"Ola Berg left Kyoto.\n{long_text}\n", encoding="utf-8")
+    path.write_text("Ola Berg left Kyoto.\n\nOslo\n", encoding="utf-8")
     result = invoke("predict", "--model", trained["out"], "--input", path, "--json")
     assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in result.output.strip().splitlines()]
-    assert len(records) == 2 and len(records[1]["tokens"]) == 2000
-    for entity in records[1]["entities"]:
-        assert long_text[entity["start"] : entity["end"]] == entity["text"]
+    lines = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [r["text"] for r in lines] == ["Ola Berg left Kyoto.", "", "Oslo"]
 
 
 def test_export_runs_with_tensorflow_alone(trained, tmp_path):
@@ -159,29 +165,23 @@ def test_export_runs_with_tensorflow_alone(trained, tmp_path):
 
 def test_init_fine_tunes_with_a_new_tag_set(trained, tmp_path):
     train = write_corpus(tmp_path / "new.conll", 20, seed=2, extra_type="ORG")
-    out = tmp_path / "tuned"
-    result = invoke(
-        "train",
-        "--init",
-        trained["out"],
-        "--train",
+    messages = []
+    tuned = ner.train(
         train,
-        "--dev",
-        train,
-        "--out",
-        out,
-        "--epochs",
-        2,
-        "--freeze-encoder-epochs",
-        1,
-        "--batch-size",
-        8,
+        dev=train,
+        out=tmp_path / "tuned",
+        init=str(trained["out"]),
+        epochs=2,
+        freeze_encoder_epochs=1,
+        batch_size=8,
+        log=messages.append,
     )
-    assert result.exit_code == 0, result.output
-    old, new = NERPreprocessor.load(trained["out"]), NERPreprocessor.load(out)
+    old, new = NERPreprocessor.load(trained["out"]), tuned.preprocessor
     assert new.words.tokens[: len(old.words)] == old.words.tokens  # known words keep their ids
     assert "Acme" in new.words and "B-ORG" in new.tags
-    assert "new tag head" in result.output
+    assert any("new tag head" in m for m in messages)
+    assert any("lowest 1 of 2 levels frozen" in m for m in messages)  # epoch 1: head only
+    assert tuned.card["init"] == str(trained["out"])
 
 
 def test_a_crash_leaves_no_model_folder_and_resume_continues(trained, tmp_path, monkeypatch):

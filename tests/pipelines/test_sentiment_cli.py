@@ -11,6 +11,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
+from pipelines import sentiment
 from pipelines.sentiment.__main__ import main as sentiment_main
 from pipelines.sentiment.data import read_labelled
 from pipelines.sentiment.preprocess import SentimentPreprocessor
@@ -72,20 +73,30 @@ def trained(tmp_path_factory):
 
 
 def test_learns_the_polar_words(trained):
-    result = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"], "--json")
-    metrics = json.loads(result.output.strip().splitlines()[-1])
+    metrics = sentiment.load(str(trained["out"])).evaluate(trained["dev"])
     assert metrics["examples"] == 60 and metrics["accuracy"] > 0.7
     assert "macro_f1" not in metrics  # two classes: accuracy only
     card = json.loads((trained["out"] / "card.json").read_text())
     assert card["sizes"]["labels"] == ["neg", "pos"] and card["architecture"]["max_tokens"] == 6
+    result = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"], "--json")
+    assert json.loads(result.output.strip().splitlines()[-1]) == metrics
+    plain = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"]).output
+    assert plain.split()[:2] == ["accuracy", f"{metrics['accuracy']:.4f}"]
 
 
 def test_predict_json(trained):
-    result = invoke("predict", "--model", trained["out"], "--json", "superb superb", "")
-    first, empty = [json.loads(line) for line in result.output.strip().splitlines()]
+    first, empty = sentiment.load(str(trained["out"])).predict(["superb superb", ""])
     assert set(first["probabilities"]) == {"neg", "pos"}
     assert first["label"] == max(first["probabilities"], key=first["probabilities"].get)
     assert sum(empty["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    result = invoke("predict", "--model", trained["out"], "--json", "superb superb", "")
+    assert [json.loads(line) for line in result.output.strip().splitlines()] == [first, empty]
+    plain = invoke("predict", "--model", trained["out"], "superb superb").output.strip()
+    assert plain.split("\t") == [
+        first["label"],
+        f"{max(first['probabilities'].values()):.4f}",
+        "superb superb",
+    ]
 
 
 @pytest.mark.parametrize("how", ["head+tail", "head", "tail"])
@@ -229,16 +240,14 @@ def test_init_from_a_classifier_with_new_labels_gets_a_new_head(trained, tmp_pat
     ]
     three.write_text("\n".join(rows) + "\n")
     out = tmp_path / "three-model"
-    result = invoke(
-        "train", "--train", three, "--init", trained["out"], "--epochs", 1, "--out", out
+    messages = []
+    tuned = sentiment.train(
+        str(three), init=str(trained["out"]), epochs=1, out=out, log=messages.append
     )
-    assert result.exit_code == 0, result.output
-    assert "new output layer for the labels mixed, neg, pos" in result.output
-    metrics = json.loads(
-        invoke("evaluate", "--model", out, "--data", three, "--json").output.splitlines()[-1]
-    )
-    assert "macro_f1" in metrics  # more than two classes
+    assert "new output layer for the labels mixed, neg, pos" in messages
+    assert "macro_f1" in tuned.evaluate(str(three))  # more than two classes
     assert (out / "words.txt").read_text() == (trained["out"] / "words.txt").read_text()
+    assert tuned.card["init"] == {"model": str(trained["out"]), "kind": "classifier"}
 
 
 @pytest.mark.parametrize(
