@@ -90,37 +90,43 @@ def test_model_folders(models):
 
 
 def test_evaluate_reports_nats_bits_and_perplexity(models):
-    result = invoke(
-        "evaluate", "--model", models["play"], "--data", models["folder"] / "play.txt", "--json"
-    )
-    metrics = json.loads(lines_of(result.output)[-1])
+    metrics = lm.load(str(models["play"])).evaluate(str(models["folder"] / "play.txt"))
     assert metrics["bits_per_token"] == pytest.approx(metrics["nats_per_token"] / math.log(2))
     assert metrics["perplexity"] == pytest.approx(math.exp(metrics["nats_per_token"]))
     assert metrics["tokens"] == len("To be, or not to be, that is the question.\n" * 60) - 1
     assert metrics["nats_per_token"] < math.log(20)  # learned something about this text
+    result = invoke(
+        "evaluate", "--model", models["play"], "--data", models["folder"] / "play.txt", "--json"
+    )
+    assert json.loads(lines_of(result.output)[-1]) == metrics
+    plain = invoke("evaluate", "--model", models["play"], "--data", models["folder"] / "play.txt")
+    assert f"{metrics['nats_per_token']:.4f} nats/char" in plain.output
 
 
 def test_samples_are_reproducible_and_never_unknown(models):
-    args = ["sample", "--model", models["names"], "--num", 5, "--seed", 3, "--length", 30]
-    first, second = invoke(*args), invoke(*args)
-    assert first.exit_code == 0, first.output
-    assert first.output == second.output and len(lines_of(first.output)) == 5
-    assert "<UNK>" not in first.output and "<BOS>" not in first.output
-    other = invoke("sample", "--model", models["names"], "--num", 5, "--seed", 4, "--length", 30)
-    assert other.output != first.output
-    prompted = invoke("sample", "--model", models["play"], "--prompt", "To be", "--length", 10)
-    assert prompted.output.startswith("To be")
-    continued = invoke("predict", "--model", models["play"], "--json", "To be", "--length", 5)
-    record = json.loads(lines_of(continued.output)[-1])
+    names = lm.load(str(models["names"]))
+    first = names.sample(num=5, seed=3, length=30)
+    assert first == names.sample(num=5, seed=3, length=30) and len(first) == 5
+    assert not any("<UNK>" in s or "<BOS>" in s for s in first)
+    assert names.sample(num=5, seed=4, length=30) != first
+    play = lm.load(str(models["play"]))
+    assert play.sample(prompt="To be", length=10)[0].startswith("To be")
+    (record,) = play.predict(["To be"], length=5)
     assert record["text"] == "To be" and 0 < len(record["continuation"]) <= 5
+    args = ["sample", "--model", models["names"], "--num", 5, "--seed", 3, "--length", 30]
+    result = invoke(*args)
+    assert result.exit_code == 0 and lines_of(result.output) == first
+    continued = invoke("predict", "--model", models["play"], "--json", "To be", "--length", 5)
+    assert json.loads(lines_of(continued.output)[-1]) == record
 
 
 def test_score_prefers_the_familiar_text(models):
-    result = invoke("score", "--model", models["names"], "--json", "Tyrannosaurus", "Xqzzkwv")
-    familiar, odd = [json.loads(line) for line in lines_of(result.output)]
+    familiar, odd = lm.load(str(models["names"])).score(["Tyrannosaurus", "Xqzzkwv"])
     assert familiar["log_prob"] > odd["log_prob"]
     assert familiar["tokens"] == len("Tyrannosaurus") + 1  # the characters and <EOS>
     assert familiar["log_prob"] == pytest.approx(sum(familiar["token_log_probs"]), abs=1e-3)
+    result = invoke("score", "--model", models["names"], "--json", "Tyrannosaurus", "Xqzzkwv")
+    assert [json.loads(line) for line in lines_of(result.output)] == [familiar, odd]
 
 
 def test_export_scores_and_generates_with_tensorflow_alone(models, tmp_path):
