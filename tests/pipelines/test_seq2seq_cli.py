@@ -70,16 +70,15 @@ def trained(tmp_path_factory):
 
 
 def test_learns_to_reverse_and_reports_metrics(trained):
+    metrics = seq2seq.load(str(trained["out"])).evaluate(str(trained["folder"] / "dev.tsv"))
+    assert set(metrics) == {"wer", "per", "exact", "examples"}  # chars: no BLEU
+    assert metrics["exact"] > 0.8 and metrics["wer"] == pytest.approx(1 - metrics["exact"])
     result = invoke(
         "evaluate", "--model", trained["out"], "--data", trained["folder"] / "dev.tsv", "--json"
     )
-    metrics = lines_of(result.output)[-1]
-    assert set(metrics) == {"wer", "per", "exact", "examples"}  # chars: no BLEU
-    assert metrics["exact"] > 0.8 and metrics["wer"] == pytest.approx(1 - metrics["exact"])
+    assert lines_of(result.output)[-1] == metrics
     card = json.loads((trained["out"] / "card.json").read_text())
-    assert (
-        card["beam"] == 2 and Seq2SeqPreprocessor.load(trained["out"]).beam == 2
-    )  # decoding default
+    assert card["beam"] == 2 and Seq2SeqPreprocessor.load(trained["out"]).beam == 2  # default
     assert card["architecture"]["source_level"] == "char" and card["task"] == "seq2seq"
     # --average 3: the mean of the last epochs' weights was evaluated after every epoch
     history = json.loads((trained["out"] / "history.json").read_text())
@@ -88,17 +87,28 @@ def test_learns_to_reverse_and_reports_metrics(trained):
 
 
 def test_predict_greedy_and_beam_and_plot(trained, tmp_path):
+    model = seq2seq.load(str(trained["out"]))
+    greedy = model.predict(["abcd", "fed"], beam=1)
+    assert [r["output"] for r in greedy] == ["dcba", "def"]
+    assert all(r["score"] <= 0 for r in greedy)
+    (beam,) = model.predict(["abcd"], beam=3)
+    assert beam["output"] == "dcba" and beam["score"] >= greedy[0]["score"] - 1e-4
     png = tmp_path / "attention.png"
     result = invoke(
-        "predict", "--model", trained["out"], "--json", "abcd", "fed", "--plot-attention", png
+        "predict",
+        "--model",
+        trained["out"],
+        "--json",
+        "--beam",
+        1,
+        "abcd",
+        "fed",
+        "--plot-attention",
+        png,
     )
-    greedy = lines_of(result.output)
-    assert [r["output"] for r in greedy] == ["dcba", "def"]
-    assert all(r["score"] <= 0 for r in greedy) and png.stat().st_size > 1000
-    beam = lines_of(
-        invoke("predict", "--model", trained["out"], "--json", "--beam", 3, "abcd").output
-    )
-    assert beam[0]["output"] == "dcba" and beam[0]["score"] >= greedy[0]["score"] - 1e-4
+    assert lines_of(result.output) == greedy and png.stat().st_size > 1000
+    plain = invoke("predict", "--model", trained["out"], "--beam", 1, "abcd").output.strip()
+    assert plain == f"abcd\tdcba\t{greedy[0]['score']:.4f}"
 
 
 def serve_without_zoo(served, texts, cwd):
