@@ -49,6 +49,7 @@ class ContextualEncoder:
         self.vocab = models[0].preprocessor.vocab
         self.layer = ContextualCharEmbedding(*(m.model for m in models))
         self._compiled = None
+        self._remembered = {}  # tokens -> vectors of sentences met again (a dev set)
 
     @property
     def dim(self):
@@ -88,7 +89,8 @@ class ContextualEncoder:
         return {"chars": chars, "starts": starts, "ends": ends}
 
     def embed(self, token_lists, batch_size=32, dtype="float32"):
-        """(len(tokens), dim) vectors per sentence, batches of similar lengths."""
+        """(len(tokens), dim) vectors per sentence, batches of similar lengths; sentences
+        given to `remember` are looked up, not run again."""
         import tensorflow as tf
 
         from pipelines.data.batching import by_length
@@ -99,15 +101,21 @@ class ContextualEncoder:
                 lambda x: self.layer(x, training=False),
                 input_signature=[{"chars": spec, "starts": spec, "ends": spec}],
             )
-        out = [np.zeros((len(tokens), self.dim), dtype) for tokens in token_lists]
-        characters = lambda tokens: sum(map(len, tokens)) + len(tokens)  # noqa: E731
-        for rows, chunk in by_length(list(token_lists), batch_size, characters):
-            if not any(chunk):
-                continue
-            vectors = self._compiled(self.inputs(chunk)).numpy()
-            for row, (i, tokens) in enumerate(zip(rows, chunk)):
-                out[i] = vectors[row, : len(tokens)].astype(dtype)
-        return out
+        out = [self._remembered.get(tuple(tokens)) for tokens in token_lists]
+        missing = [i for i, vectors in enumerate(out) if vectors is None]
+        characters = lambda i: sum(map(len, token_lists[i])) + len(token_lists[i])  # noqa: E731
+        for _, chunk in by_length(missing, batch_size, characters):
+            sentences = [token_lists[i] for i in chunk]
+            vectors = self._compiled(self.inputs(sentences)).numpy() if any(sentences) else None
+            for row, (i, tokens) in enumerate(zip(chunk, sentences)):
+                out[i] = vectors[row, : len(tokens)] if tokens else np.zeros((0, self.dim))
+        return [vectors.astype(dtype) for vectors in out]
+
+    def remember(self, token_lists):
+        """Computes the vectors of sentences that will be asked for again (a dev set evaluated
+        after every epoch) once, and keeps them."""
+        for tokens, vectors in zip(token_lists, self.embed(token_lists)):
+            self._remembered[tuple(tokens)] = vectors
 
     def describe(self):
         """What the card says of the language models: names, sizes, corpora."""

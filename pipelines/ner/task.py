@@ -159,6 +159,8 @@ class Tagger(Task):
 
     @classmethod
     def dataset(cls, preprocessor, data, settings, epochs_done):
+        if preprocessor.contextual is not None and data.dev:  # dev is tagged every epoch
+            preprocessor.contextual.remember([tokens for tokens, _ in data.dev])
         return (stream_dataset if data.streamed else make_dataset)(
             preprocessor,
             data.train,

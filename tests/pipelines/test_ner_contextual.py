@@ -42,6 +42,14 @@ def test_encoder_checks_its_language_models(language_models):
     assert [v.shape for v in vectors] == [(2, 24), (0, 24), (1, 24)]
     alone = encoder.embed([["Paris"]])[0]
     np.testing.assert_allclose(vectors[2], alone, atol=1e-5)
+    encoder.remember([["Ola", "Berg"]])
+
+    def not_again(inputs):
+        raise AssertionError("a remembered sentence ran through the language models again")
+
+    compiled, encoder._compiled = encoder._compiled, not_again
+    np.testing.assert_allclose(encoder.embed([["Ola", "Berg"]])[0], vectors[0], atol=1e-5)
+    encoder._compiled = compiled
     with pytest.raises(BadSetting, match="backward"):
         ContextualEncoder([forward, forward])
     with pytest.raises(BadSetting, match="forward"):
