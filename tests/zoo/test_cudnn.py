@@ -205,7 +205,8 @@ def test_cudnn_where_allowed_and_not_elsewhere(gpu):
     assert gpu and "ZooRnn" not in _op_types(lambda v: lstm(v, training=True), x)
     for layer, training in (
         (zl.LSTM(5, recurrent_dropout=0.2), True),
-        (zl.GRU(5), False),  # reset_after=False: not cuDNN's GRU
+        (zl.GRU(5, reset_after=False), False),  # not cuDNN's GRU
+        (zl.LSTM(5, use_cudnn=False), False),
         (zl.GRU(5, variant="minimal"), False),
         (zl.SimpleRNN(5, activation="sigmoid"), False),
         (zl.LSTM(5, kernel=False), False),
@@ -266,7 +267,8 @@ def _cudnn_configurations():
     never = [
         zl.LSTM(4, peephole=True),
         zl.LSTM(4, kernel=False),
-        zl.GRU(4),  # reset_after=False: not cuDNN's GRU
+        zl.GRU(4, reset_after=False),  # not cuDNN's GRU
+        zl.LSTM(4, use_cudnn=False),
         zl.GRU(4, variant="minimal"),
         zl.SimpleRNN(4, activation="sigmoid"),
         zl.LSTM(4, dtype="bfloat16"),

@@ -39,7 +39,9 @@ LAYERS = {
     "lstm_backwards_sequences": lambda **kw: zl.LSTM(
         5, return_sequences=True, go_backwards=True, **kw
     ),
-    "gru": lambda **kw: zl.GRU(5, return_sequences=True, return_state=True, **kw),
+    "gru": lambda **kw: zl.GRU(
+        5, return_sequences=True, return_state=True, reset_after=False, **kw
+    ),
     "gru_reset_after": lambda **kw: zl.GRU(5, return_sequences=True, reset_after=True, **kw),
     "simple_rnn": lambda **kw: zl.SimpleRNN(5, return_sequences=True, **kw),
     "simple_rnn_relu": lambda **kw: zl.SimpleRNN(5, activation="relu", **kw),
@@ -56,7 +58,9 @@ LAYERS = {
     "simple_rnn_states": lambda **kw: zl.SimpleRNN(
         5, return_sequences=True, return_state=True, **kw
     ),
-    "gru_backwards_states": lambda **kw: zl.GRU(5, go_backwards=True, return_state=True, **kw),
+    "gru_backwards_states": lambda **kw: zl.GRU(
+        5, go_backwards=True, return_state=True, reset_after=False, **kw
+    ),
     "lstm_backwards_states": lambda **kw: zl.LSTM(5, go_backwards=True, return_state=True, **kw),
     "bi_simple_rnn_dropout": lambda **kw: zl.Bidirectional(
         zl.SimpleRNN(5, return_sequences=True, dropout=0.5, seed=1, **kw)

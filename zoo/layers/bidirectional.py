@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from zoo import kernels as zoo_kernels
-from zoo.layers.recurrent import right_padded
+from zoo.layers.recurrent import Recurrent, right_padded
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
 
@@ -19,9 +19,18 @@ class Bidirectional(keras.layers.Layer):
     same alone or padded in a batch. Padded steps of the merged output are zeros, as in
     `keras.layers.Bidirectional`.
 
+    A drop-in for `keras.layers.Bidirectional`: zoo layers take the zoo's fast path (both
+    directions in one fused kernel where the call allows it); any other Keras recurrent layer
+    (`keras.layers.LSTM`, `keras.layers.RNN(cell)`, ...) runs exactly as under
+    `keras.layers.Bidirectional`: each direction called on its own, outputs merged in the
+    wrapper's compute dtype.
+
     Args:
-        layer: a zoo `SimpleRNN`, `GRU` or `LSTM`; copied, not reused (as in Keras).
+        layer: a zoo `SimpleRNN`, `GRU` or `LSTM`, or any Keras recurrent layer; copied, not
+            reused (as in Keras).
         merge_mode: `"concat"` (default), `"sum"`, `"ave"`, `"mul"` or `None` (a pair).
+        weights: initial weights, set when the layer is built: the forward layer's, then the
+            backward layer's (as in Keras).
         backward_layer: optional explicit backward layer; by default a copy of `layer` with
             `go_backwards` flipped.
 
@@ -31,7 +40,13 @@ class Bidirectional(keras.layers.Layer):
         TensorShape([2, 5, 16])
     """
 
-    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        if not isinstance(layer, keras.layers.Layer):
+            raise ValueError(f"Bidirectional wraps a keras.layers.Layer instance, got {layer!r}")
+        if backward_layer is not None and not isinstance(backward_layer, keras.layers.Layer):
+            raise ValueError(
+                f"backward_layer must be a keras.layers.Layer instance, got {backward_layer!r}"
+            )
         super().__init__(**kwargs)
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
@@ -50,23 +65,107 @@ class Bidirectional(keras.layers.Layer):
             backward_layer = _copy(backward_layer, name=backward_layer.name)
         if backward_layer.go_backwards == self.forward_layer.go_backwards:
             raise ValueError("forward and backward layers must read in opposite directions")
+        for name in ("stateful", "return_sequences", "return_state"):
+            if getattr(self.forward_layer, name) != getattr(backward_layer, name):
+                raise ValueError(
+                    f"forward and backward layers must have the same {name}, got "
+                    f"{getattr(self.forward_layer, name)} and {getattr(backward_layer, name)}"
+                )
         self.backward_layer = backward_layer
+        if hasattr(layer, "use_cudnn"):  # as Keras: kept on both copies
+            self.forward_layer.use_cudnn = self.backward_layer.use_cudnn = layer.use_cudnn
+        self.stateful = layer.stateful
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         for sub in (self.forward_layer, self.backward_layer):
             # As Keras does: padded steps of returned sequences are zeros in both directions.
-            sub.zero_output_for_mask = self.return_sequences
+            if hasattr(sub, "zero_output_for_mask"):
+                sub.zero_output_for_mask = self.return_sequences
+        self._initial_weights = list(weights) if weights else None
         self.supports_masking = True
+
+    @property
+    def zoo_path(self):
+        """Whether both directions are zoo layers, which may run as one fused kernel."""
+        return isinstance(self.forward_layer, Recurrent) and isinstance(
+            self.backward_layer, Recurrent
+        )
 
     def build(self, sequences_shape, initial_state_shape=None):
         for layer in (self.forward_layer, self.backward_layer):
             if not layer.built:
                 layer.build(sequences_shape)
+        if self._initial_weights:
+            half = len(self._initial_weights) // 2
+            self.forward_layer.set_weights(self._initial_weights[:half])
+            self.backward_layer.set_weights(self._initial_weights[half:])
+            self._initial_weights = None
+
+    @property
+    def states(self):
+        """The carried states of a stateful layer, forward then backward (None otherwise)."""
+        if self.forward_layer.states and self.backward_layer.states:
+            return tuple(self.forward_layer.states) + tuple(self.backward_layer.states)
+        return None
+
+    def reset_state(self, states=None):
+        """Starts both directions of a stateful layer over: zeros, or `states` (the forward
+        layer's, then the backward layer's)."""
+        if not self.stateful:
+            raise AttributeError("Layer must be stateful.")
+        if states is None:
+            self.forward_layer.reset_state()
+            self.backward_layer.reset_state()
+            return
+        half = len(states) // 2
+        self.forward_layer.reset_state(list(states[:half]))
+        self.backward_layer.reset_state(list(states[half:]))
+
+    def reset_states(self, states=None):
+        """Keras 2's name of `reset_state`."""
+        self.reset_state(states)
+
+    def _can_attempt_fused_lstm(self, mask, initial_state=None):
+        """Keras's own precondition for its fused two-direction cuDNN LSTM (kept for code that
+        asks it); the zoo's fused path (`_joint_specs`) also runs masks and every cell."""
+        return self._fused_precondition("lstm", mask, initial_state)
+
+    def _can_attempt_fused_gru(self, mask, initial_state=None):
+        """As `_can_attempt_fused_lstm`, for Keras's fused GRU (`reset_after=True` only)."""
+        return self._fused_precondition("gru", mask, initial_state)
+
+    def _fused_precondition(self, kind, mask, initial_state):
+        forward, backward = self.forward_layer, self.backward_layer
+        classes = {
+            "lstm": (keras.layers.LSTM, _zoo_class("LSTM")),
+            "gru": (keras.layers.GRU, _zoo_class("GRU")),
+        }[kind]
+        if mask is not None or self.stateful:
+            return False
+        if initial_state is not None and len(initial_state) != (4 if kind == "lstm" else 2):
+            return False
+        if not all(isinstance(layer, classes) for layer in (forward, backward)):
+            return False
+        if kind == "gru" and not (forward.cell.reset_after and backward.cell.reset_after):
+            return False
+        for layer in (forward, backward):
+            if getattr(layer, "use_cudnn", "auto") not in (True, "auto"):
+                return False
+            if layer.cell.dropout or layer.cell.recurrent_dropout or not layer.cell.use_bias:
+                return False
+        if forward.cell.units != backward.cell.units:
+            return False
+        same = keras.activations.serialize
+        if same(forward.cell.activation) != same(backward.cell.activation):
+            return False
+        if same(forward.cell.recurrent_activation) != same(backward.cell.recurrent_activation):
+            return False
+        return forward.built and backward.built
 
     def _joint_specs(self, training):
         """Both directions' kernel specs when one two-direction `zoo.kernels` op can run them."""
         forward, backward = self.forward_layer, self.backward_layer
-        if not zoo_kernels.usable():  # on a GPU each direction runs cuDNN's kernel on its own
+        if not self.zoo_path or not zoo_kernels.usable():  # on a GPU: cuDNN, each direction
             return None
         if forward.go_backwards or forward.stateful or backward.stateful:
             return None
@@ -107,11 +206,11 @@ class Bidirectional(keras.layers.Layer):
         units = self.forward_layer.units
         if self.return_sequences:
             if self.merge_mode == "concat":
-                output = y
+                output = tf.cast(y, self.compute_dtype)
             else:
-                output = _merge(self.merge_mode, y[..., :units], y[..., units:])
+                output = self._merge(y[..., :units], y[..., units:])
         else:
-            output = _merge(self.merge_mode, h_n[0], h_n[1])
+            output = self._merge(h_n[0], h_n[1])
         if not self.return_state:
             return output
         finals = [h_n, c_n] if len(states[0]) > 1 else [h_n]
@@ -155,7 +254,7 @@ class Bidirectional(keras.layers.Layer):
         states = (forward_state, backward_state)
         specs = self._joint_specs(training)
         dropout = training and max(
-            self.forward_layer.cell.dropout, self.backward_layer.cell.dropout
+            getattr(layer.cell, "dropout", 0) for layer in (self.forward_layer, self.backward_layer)
         )
         if specs is not None and mask is None and not dropout:
             return self._joint_call(sequences, specs, *states, training)
@@ -189,7 +288,7 @@ class Bidirectional(keras.layers.Layer):
             y, y_rev = y[0], y_rev[0]
         if self.return_sequences:
             y_rev = tf.reverse(y_rev, axis=[1])  # back to the input's order
-        output = _merge(self.merge_mode, y, y_rev)
+        output = self._merge(y, y_rev)
         if self.return_state:
             return (*output, *states) if self.merge_mode is None else (output, *states)
         return output
@@ -209,7 +308,8 @@ class Bidirectional(keras.layers.Layer):
         output_mask = mask if self.return_sequences else None
         outputs = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
         if self.return_state:
-            outputs += [None] * (2 * self.forward_layer._state_count())
+            shapes = self.forward_layer.compute_output_shape((None, None, None))
+            outputs += [None] * (2 * (len(shapes) - 1))
         return outputs if len(outputs) > 1 else outputs[0]
 
     def get_config(self):
@@ -230,15 +330,27 @@ class Bidirectional(keras.layers.Layer):
         config["backward_layer"] = keras.saving.deserialize_keras_object(config["backward_layer"])
         return cls(**config)
 
+    def _merge(self, y, y_rev):
+        """The two directions' outputs merged, in this layer's compute dtype (as Keras)."""
+        return _merge(
+            self.merge_mode, tf.cast(y, self.compute_dtype), tf.cast(y_rev, self.compute_dtype)
+        )
+
+
+def _zoo_class(name):
+    from zoo import layers
+
+    return getattr(layers, name)
+
 
 def _copy(layer, name, **overrides):
-    config = layer.get_config()
-    config.update(overrides, name=name)
-    return type(layer).from_config(config)
+    """A new layer from `layer`'s configuration (as Keras's serialization round trip)."""
+    config = keras.saving.serialize_keras_object(layer)
+    config["config"].update(overrides, name=name)
+    return keras.saving.deserialize_keras_object(config)
 
 
 def _merge(mode, y, y_rev):
-    y_rev = tf.cast(y_rev, y.dtype)
     if mode == "concat":
         return tf.concat([y, y_rev], axis=-1)
     if mode == "sum":

@@ -34,8 +34,10 @@ class GRUCell(RecurrentCell):
     Args:
         units: size of c<t>.
         variant: `"full"` or `"minimal"`.
-        reset_after: where Γr applies (full variant only).
+        reset_after: where Γr applies (full variant only): True by default, as in Keras (the
+            cuDNN form); False is the course's equation above.
         activation: the tanh of c~<t>; recurrent_activation: σ of the gates.
+        implementation: accepted and echoed as in `keras.layers.GRUCell`; changes nothing.
         Other arguments as in `keras.layers.GRUCell`.
 
     Example:
@@ -48,18 +50,24 @@ class GRUCell(RecurrentCell):
         self,
         units,
         variant="full",
-        reset_after=False,
+        reset_after=None,
         activation="tanh",
         recurrent_activation="sigmoid",
+        implementation=2,
         **kwargs,
     ):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         if variant == "minimal" and reset_after:
             raise ValueError("reset_after applies to the full GRU only: the minimal one has no Γr")
+        if reset_after is None:  # Keras's default for the full GRU
+            reset_after = variant == "full"
         super().__init__(units, activation=activation, **kwargs)
         self.variant = variant
         self.reset_after = bool(reset_after)
+        # Keras's choice between two orders of the same computation: accepted and echoed,
+        # it changes nothing here.
+        self.implementation = implementation
         self.recurrent_activation = keras.activations.get(recurrent_activation)
 
     @property
@@ -214,6 +222,7 @@ class GRUCell(RecurrentCell):
             {
                 "variant": self.variant,
                 "reset_after": self.reset_after,
+                "implementation": self.implementation,
                 "recurrent_activation": keras.activations.serialize(self.recurrent_activation),
             }
         )
@@ -224,7 +233,16 @@ class GRUCell(RecurrentCell):
 class GRU(Recurrent):
     """A GRU over a sequence, with the arguments of `keras.layers.GRU` plus `variant`.
 
-    `reset_after` defaults to False, the course's equation; `keras.layers.GRU` defaults to True.
+    One difference from `keras.layers.GRU`, the course's convention (see `GRUCell`): the
+    update gate is the course's Γu, which weights the candidate, c<t> = Γu * c~<t> + (1 - Γu) *
+    c<t-1>. Keras's z weights the old state, so Keras's z is 1 - Γu, and the same constant
+    initialisers give different outputs. `zoo.layers.from_keras(keras_gru)` (and `to_keras`)
+    negate the update block of the weights, after which both compute exactly the same function,
+    with either `reset_after`.
+
+    `reset_after` defaults to True, as in Keras (the cuDNN form); `reset_after=False` is the
+    course's equation, Γr applied before the recurrent matmul.
+
     With `return_gates=True` the last output holds Γu, Γr per step, (batch, time, gates, units).
 
     Example:

@@ -32,7 +32,13 @@ _SHARED_CELL_KEYS = (
     "recurrent_dropout",
     "seed",
 )
-_SHARED_LAYER_KEYS = ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask")
+_SHARED_LAYER_KEYS = (
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "zero_output_for_mask",
+    "unroll",
+)
 _GATED_KEYS = ("recurrent_activation",)
 
 
@@ -87,6 +93,8 @@ def from_keras(layer):
     kwargs["name"] = layer.name
     kwargs["dtype"] = layer.dtype_policy
     weights = layer.get_weights()
+    if hasattr(layer, "use_cudnn"):  # an attribute, not in Keras's config
+        kwargs["use_cudnn"] = layer.use_cudnn
     if isinstance(layer, keras.layers.LSTM):
         kwargs.update(_config_subset(config, _GATED_KEYS + ("unit_forget_bias",)))
         result = LSTM(**kwargs)
@@ -127,6 +135,8 @@ def to_keras(layer):
     kwargs["name"] = layer.name
     kwargs["dtype"] = layer.dtype_policy
     weights = layer.get_weights()
+    if layer.has_use_cudnn:
+        kwargs["use_cudnn"] = layer.use_cudnn
     if isinstance(layer, LSTM):
         if layer.cell.peephole:
             raise ValueError("keras.layers.LSTM has no peephole connections")

@@ -31,6 +31,8 @@ class LSTMCell(RecurrentCell):
         recurrent_activation: σ of the gates.
         peephole: let the gates read c (Gers & Schmidhuber 2000).
         unit_forget_bias: start bf at 1.
+        implementation: accepted and echoed as in `keras.layers.LSTMCell` (1 or 2: how Keras
+            orders the same matmuls); the result is the same either way.
         Other arguments as in `keras.layers.LSTMCell`.
 
     Example:
@@ -51,12 +53,16 @@ class LSTMCell(RecurrentCell):
         peephole=False,
         unit_forget_bias=True,
         peephole_initializer="zeros",
+        implementation=2,
         **kwargs,
     ):
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = keras.activations.get(recurrent_activation)
         self.peephole = bool(peephole)
         self.unit_forget_bias = unit_forget_bias
+        # Keras's choice between two orders of the same computation: accepted and echoed,
+        # it changes nothing here.
+        self.implementation = implementation
         # Zeros: a peephole LSTM starts as the plain LSTM and learns how much to look at c.
         self.peephole_initializer = keras.initializers.get(peephole_initializer)
 
@@ -179,6 +185,7 @@ class LSTMCell(RecurrentCell):
                 "recurrent_activation": keras.activations.serialize(self.recurrent_activation),
                 "peephole": self.peephole,
                 "unit_forget_bias": self.unit_forget_bias,
+                "implementation": self.implementation,
                 "peephole_initializer": keras.initializers.serialize(self.peephole_initializer),
             }
         )

@@ -11,12 +11,14 @@ compiled op (`zoo.kernels`), on a GPU cuDNN's (`zoo.kernels.cudnn`).
 
 import keras
 import tensorflow as tf
+from keras.src.utils import tracking  # keras.layers.RNN's way to keep states out of weights
 
 from zoo import kernels as zoo_kernels
 from zoo.kernels import cudnn
 from zoo.layers import scan
 
 LOOPS = ("fused", "plain")
+USE_CUDNN = ("auto", True, False)
 # Arguments for the layer itself; the rest of **kwargs configures its cell.
 _LAYER_ARGUMENTS = ("name", "dtype", "trainable", "autocast", "activity_regularizer")
 
@@ -44,6 +46,13 @@ class Recurrent(keras.layers.Layer):
             float32, the full GRU); on a GPU cuDNN's (`zoo.kernels.cudnn`, float16 or float32,
             no peepholes, the full GRU with `reset_after=True`, no empty sequence in a mask).
             Otherwise, or with `kernel=False`, the loops below run; the function is the same.
+        unroll: accepted for `keras.layers` compatibility and echoed by `get_config`; it only
+            changes how Keras computes (a Python loop instead of a symbolic one), never the
+            result, and the zoo's loops and kernels already do better, so it changes nothing.
+        use_cudnn: (LSTM and GRU, as in Keras) `"auto"` runs cuDNN's kernel on a GPU where it
+            can run this call, `False` never runs it (the zoo's loops, or its oneDNN kernel on
+            a CPU, run instead), `True` raises `ValueError` on a call cuDNN cannot run (on a
+            CPU, always).
         matmul_precision: `"float32"` (the default) or `"bfloat16"`, an opt-in speed for
             inference on CPUs with bfloat16 products (AVX-512 BF16, AMX): the LSTM's calls with
             `training=False` that the CPU kernel runs in the zoo's own loop (no peepholes, one
@@ -62,6 +71,23 @@ class Recurrent(keras.layers.Layer):
     """
 
     cell_class = None
+    has_use_cudnn = True  # keras.layers.LSTM and GRU take it, SimpleRNN does not
+
+    @property
+    def use_cudnn(self):
+        """`"auto"`, True or False: whether calls may (must) run cuDNN's kernel, as in Keras."""
+        if not self.has_use_cudnn:
+            raise AttributeError(f"{type(self).__name__} has no use_cudnn (as in Keras)")
+        return self._use_cudnn
+
+    @use_cudnn.setter
+    def use_cudnn(self, value):
+        if value not in USE_CUDNN:
+            raise ValueError(
+                "Invalid valid received for argument `use_cudnn`. Expected one of "
+                f"{{'auto', True, False}}. Received: use_cudnn={value}"
+            )
+        self._use_cudnn = value
 
     def __init__(
         self,
@@ -76,6 +102,8 @@ class Recurrent(keras.layers.Layer):
         jit=True,
         kernel=True,
         matmul_precision="float32",
+        unroll=False,
+        use_cudnn=None,
         **kwargs,
     ):
         layer_kwargs = {key: kwargs.pop(key) for key in _LAYER_ARGUMENTS if key in kwargs}
@@ -86,6 +114,11 @@ class Recurrent(keras.layers.Layer):
             raise ValueError(
                 f"matmul_precision must be one of {zoo_kernels.PRECISIONS}, "
                 f"got {matmul_precision!r}"
+            )
+        if use_cudnn is not None and not self.has_use_cudnn:  # as keras.layers.SimpleRNN
+            raise ValueError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: "
+                f"{{'use_cudnn': {use_cudnn!r}}}"
             )
         self.cell = self.cell_class(units, dtype=self.dtype_policy, name="cell", **kwargs)
         if return_gates and not self.cell.gate_names:
@@ -100,6 +133,10 @@ class Recurrent(keras.layers.Layer):
         self.jit = jit
         self.kernel = bool(kernel)
         self.matmul_precision = matmul_precision
+        self.unroll = bool(unroll)
+        self._use_cudnn = "auto"
+        if self.has_use_cudnn:
+            self.use_cudnn = "auto" if use_cudnn is None else use_cudnn
         self.states = None
         self.supports_masking = True
 
@@ -108,7 +145,9 @@ class Recurrent(keras.layers.Layer):
         """False where this layer may run cuDNN's op, which has no XLA kernel (as
         keras.layers.LSTM): on a GPU Keras's `jit_compile="auto"` then leaves the model to
         TensorFlow, and cuDNN runs. True elsewhere, so `jit_compile=True` compiles the loops."""
-        may_run_cudnn = self.kernel and not self.return_gates and cudnn.available()
+        may_run_cudnn = (
+            self.kernel and self._use_cudnn is not False and not self.return_gates
+        ) and cudnn.available()
         return self._supports_jit and not (may_run_cudnn and cudnn.supports_cell(self.cell))
 
     @supports_jit.setter
@@ -129,20 +168,51 @@ class Recurrent(keras.layers.Layer):
                     "a stateful layer needs a fixed batch size: "
                     "keras.Input(shape, batch_size=N) or build((N, time, features))"
                 )
+            self._create_states(batch)
+
+    def _create_states(self, batch):
+        # As keras.layers.RNN: the carried states are variables but not weights, so that
+        # `set_weights` copies a stateless layer's weights into a stateful one (and back).
+        with tracking.DotNotTrackScope():
             self.states = [
-                self.add_weight(
-                    shape=(batch, self.units),
-                    initializer="zeros",
+                keras.Variable(
+                    tf.zeros((batch, self.units)),
                     trainable=False,
+                    dtype=self.variable_dtype,
                     name=f"state_{index}",
                 )
                 for index in range(self._state_count())
             ]
 
-    def reset_states(self):
-        """Zeroes the carried states of a stateful layer."""
-        for state in self.states or ():
-            state.assign(tf.zeros(state.shape, dtype=state.dtype))
+    def reset_state(self, states=None):
+        """Starts a stateful layer over: its carried states become zeros, or `states` (one
+        array per state, (batch, units) each, or a single array for a one-state cell)."""
+        if not self.states:
+            return
+        if states is None:
+            states = [tf.zeros(state.shape, dtype=state.dtype) for state in self.states]
+        elif not isinstance(states, (list, tuple)):
+            states = [states]
+        if len(states) != len(self.states):
+            raise ValueError(
+                f"{self.name} keeps {len(self.states)} states, got {len(states)} to reset to"
+            )
+        for variable, value in zip(self.states, states):
+            value = tf.convert_to_tensor(value, dtype=variable.dtype)
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"{self.name}: a state of shape {tuple(variable.shape)} cannot be reset to "
+                    f"one of shape {tuple(value.shape)}"
+                )
+            variable.assign(value)
+
+    def reset_states(self, states=None):
+        """Keras 2's name of `reset_state`."""
+        self.reset_state(states)
+
+    def get_initial_state(self, batch_size):
+        """The zero states a call starts from, one (batch_size, units) tensor per state."""
+        return list(self.initial_states(batch_size))
 
     def _state_count(self):
         sizes = self.cell.state_size
@@ -161,9 +231,18 @@ class Recurrent(keras.layers.Layer):
             return None
         if zoo_kernels.usable():
             return self.cell.kernel_spec() if self.compute_dtype == "float32" else None
-        if cudnn.usable(self.compute_dtype):
+        if self._use_cudnn is not False and cudnn.usable(self.compute_dtype):
             return self.cell.kernel_spec() if cudnn.supports_cell(self.cell) else None
         return None
+
+    def _check_cudnn(self, spec):
+        """`use_cudnn=True` on a call that cuDNN's kernel does not run: Keras's error."""
+        if self._use_cudnn is True and (spec is None or zoo_kernels.usable()):
+            raise ValueError(
+                "use_cudnn=True was specified, but cuDNN is not supported for this layer "
+                "configuration with this backend. Pass use_cudnn='auto' to fallback to a "
+                "non-cuDNN implementation."
+            )
 
     def initial_states(self, batch, initial_state=None):
         """The states the call starts from: given, carried over (stateful), or zeros."""
@@ -267,6 +346,7 @@ class Recurrent(keras.layers.Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         spec = self.kernel_spec(mask, training)
+        self._check_cudnn(spec)
         if spec is not None and mask is None:
             return self._kernel_call(sequences, spec, initial_state, training)
         if spec is not None:
@@ -383,9 +463,49 @@ class Recurrent(keras.layers.Layer):
                 "jit": self.jit,
                 "kernel": self.kernel,
                 "matmul_precision": self.matmul_precision,
+                "unroll": self.unroll,
             }
         )
+        if self.has_use_cudnn:
+            config["use_cudnn"] = self.use_cudnn
         return config
+
+
+# The cell's settings, read on the layer as on `keras.layers.LSTM` (`layer.activation`, ...).
+CELL_PROPERTIES = (
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+    "unit_forget_bias",
+    "peephole",
+    "reset_after",
+    "variant",
+    "implementation",
+)
+
+
+def _cell_property(name):
+    def read(self):
+        return getattr(self.cell, name)
+
+    read.__doc__ = f"The cell's `{name}`."
+    return property(read)
+
+
+for _name in CELL_PROPERTIES:
+    setattr(Recurrent, _name, _cell_property(_name))
 
 
 def _at_last_valid(y, lengths):

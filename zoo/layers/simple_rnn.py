@@ -77,3 +77,4 @@ class SimpleRNN(Recurrent):
     """
 
     cell_class = SimpleRNNCell
+    has_use_cudnn = False

@@ -8,7 +8,7 @@ from zoo import layers
 VARIANTS = {
     "simple_rnn": lambda **kw: layers.SimpleRNN(5, **kw),
     "simple_rnn_relu": lambda **kw: layers.SimpleRNN(5, activation="relu", **kw),
-    "gru_full": lambda **kw: layers.GRU(5, **kw),
+    "gru_full": lambda **kw: layers.GRU(5, reset_after=False, **kw),
     "gru_full_reset_after": lambda **kw: layers.GRU(5, reset_after=True, **kw),
     "gru_minimal": lambda **kw: layers.GRU(5, variant="minimal", **kw),
     "lstm": lambda **kw: layers.LSTM(5, **kw),
