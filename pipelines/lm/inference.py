@@ -86,7 +86,7 @@ def score_texts(model, tokens, texts):
 
 def sample(model, tokens, prompts, length, temperature=1.0, top_k=None, seed=0, rngs=None):
     """The course's sampling, one sample per prompt, all in one batch: feed `<BOS>` and the
-    prompt, then draw each next token from the softmax (divided by `temperature`, cut to the
+    prompt (`LMPreprocessor.primer`), then draw each next token from the softmax (divided by `temperature`, cut to the
     `top_k` most likely), feed the draw back, and stop at `<EOS>` or after `length` tokens.
     `<UNK>` (and `<PAD>`, `<BOS>`) are never drawn. Rows draw in turn from one generator
     seeded with `seed`, or each from its own of `rngs`; the same seed gives the same
@@ -98,7 +98,7 @@ def sample(model, tokens, prompts, length, temperature=1.0, top_k=None, seed=0, 
     vocab = tokens.vocab
     banned = np.zeros(len(vocab), bool)
     banned[[vocab.pad_id, vocab.unk_id, vocab.bos_id]] = True
-    primers = [[vocab.bos_id] + vocab.encode(tokens.pieces(prompt)) for prompt in prompts]
+    primers = [tokens.primer(prompt) for prompt in prompts]
     states, log_p = model.zero_states(num), None
     for t in range(max(map(len, primers))):  # each row reads its own primer, then waits
         step = tf.constant([primer[min(t, len(primer) - 1)] for primer in primers], tf.int32)

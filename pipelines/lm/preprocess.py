@@ -52,6 +52,16 @@ class LMPreprocessor:
             ids += self.vocab.encode(self.pieces(line)) + [self.vocab.eos_id]
         return np.asarray(ids, "int32")
 
+    def primer(self, prompt=""):
+        """The ids a model reads before it writes after `prompt`: `<BOS>`; for a character
+        model of continuous text a line break, so that a sample starts as a line of its
+        corpus does (such a model met `<BOS>` once, at the start of its corpus, and line
+        breaks everywhere); then the prompt."""
+        ids = [self.vocab.bos_id]
+        if self.level == "char" and self.format == "text" and "\n" in self.vocab:
+            ids.append(self.vocab.id("\n"))
+        return ids + self.vocab.encode(self.pieces(prompt))
+
     def sequences(self, text):
         """One `<BOS> ... <EOS>` id sequence per non-blank line (the `lines` format)."""
         return [

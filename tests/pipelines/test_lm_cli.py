@@ -335,3 +335,22 @@ def test_steps_per_epoch_needs_a_text_corpus(tmp_path):
         tmp_path / "out",
     )
     assert result.exit_code == 2 and "--steps-per-epoch" in result.output
+
+
+def test_a_sample_of_a_text_model_starts_on_a_new_line():
+    """A model of continuous text met `<BOS>` once, at its corpus's start, and line breaks
+    everywhere: sampling primes it with both, then the prompt (a `lines` model: `<BOS>`)."""
+    from pipelines.lm.preprocess import LMPreprocessor
+
+    text = LMPreprocessor.build("ab\ncd\n", "char", "text")
+    assert text.primer("ab") == [text.vocab.bos_id, text.vocab.id("\n"), *text.vocab.encode("ab")]
+    backward = LMPreprocessor.build("ab\ncd\n", "char", "text", reverse=True)
+    assert backward.primer("ab") == [
+        backward.vocab.bos_id,
+        backward.vocab.id("\n"),
+        *backward.vocab.encode("ba"),
+    ]
+    lines = LMPreprocessor.build("ab\ncd\n", "char", "lines")
+    assert lines.primer("ab") == [lines.vocab.bos_id, *lines.vocab.encode("ab")]
+    words = LMPreprocessor.build("a b\nc d\n", "word", "text")
+    assert words.primer("a") == [words.vocab.bos_id, words.vocab.id("a")]

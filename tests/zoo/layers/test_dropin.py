@@ -331,3 +331,22 @@ def test_weights_argument_sets_initial_weights():
     copy.build((None, None, FEATURES))
     for a, b in zip(copy.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_stacked_rnn_dtype_policies(policy):
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        stack = zoo_layers.StackedRNN(
+            [
+                zoo_layers.Bidirectional(zoo_layers.LSTM(UNITS, return_sequences=True)),
+                zoo_layers.GRU(UNITS, return_sequences=True, return_state=True),
+            ]
+        )
+        x, mask = padded_batch([5, 3], features=FEATURES)
+        for training in (False, True):
+            out = stack(x, mask=mask, training=training)
+            assert {o.dtype.name for o in out} == {stack.compute_dtype}
+        assert {v.dtype for v in stack.weights} == {"float32"}
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
