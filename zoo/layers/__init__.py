@@ -1,5 +1,6 @@
 """The zoo's layers: recurrent cells and sequence layers, bidirectional and deep RNNs, the CRF,
-attention, contextual string embeddings, and weight exchange with `keras.layers`."""
+attention, contextual string embeddings, AWD-LSTM's dropouts, and weight exchange with
+`keras.layers`."""
 
 from zoo.layers.attention import AdditiveAttention, MultiplicativeAttention
 from zoo.layers.bidirectional import Bidirectional
@@ -9,6 +10,7 @@ from zoo.layers.gru import GRU, GRUCell
 from zoo.layers.interop import from_keras, to_keras
 from zoo.layers.lstm import LSTM, LSTMCell
 from zoo.layers.recurrent import Recurrent
+from zoo.layers.regularization import Embedding, LockedDropout
 from zoo.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from zoo.layers.stacked import StackedRNN
 
@@ -20,6 +22,8 @@ __all__ = [
     "CRF",
     "Bidirectional",
     "ContextualCharEmbedding",
+    "Embedding",
+    "LockedDropout",
     "GRUCell",
     "LSTMCell",
     "Recurrent",

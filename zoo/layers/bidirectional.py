@@ -1,5 +1,7 @@
 """`Bidirectional`: a forward and a backward copy of a recurrent layer, outputs merged per step."""
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -247,6 +249,13 @@ class Bidirectional(keras.layers.Layer):
         return self._combine(*results)
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
+        with contextlib.ExitStack() as masks:  # each direction's weight dropout, one mask each
+            for layer in (self.forward_layer, self.backward_layer):
+                if isinstance(layer, Recurrent):
+                    masks.enter_context(layer.weight_dropped(training))
+            return self._call(sequences, initial_state, mask, training)
+
+    def _call(self, sequences, initial_state, mask, training):
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2

@@ -48,14 +48,16 @@ class RecurrentCell(DropoutMasks, keras.layers.Layer):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        weight_dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if units <= 0:
             raise ValueError(f"units must be a positive integer, got {units}")
-        if not 0 <= dropout < 1 or not 0 <= recurrent_dropout < 1:
+        if not all(0 <= rate < 1 for rate in (dropout, recurrent_dropout, weight_dropout)):
             raise ValueError(
-                f"dropout rates must be in [0, 1), got {dropout} and {recurrent_dropout}"
+                f"dropout rates must be in [0, 1), got {dropout}, {recurrent_dropout} and "
+                f"{weight_dropout}"
             )
         self.units = int(units)
         self.activation = keras.activations.get(activation)
@@ -71,6 +73,8 @@ class RecurrentCell(DropoutMasks, keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
+        self.weight_dropout = float(weight_dropout)
+        self._weight_mask = None  # set by the sequence layer for one training call
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
 
@@ -159,7 +163,24 @@ class RecurrentCell(DropoutMasks, keras.layers.Layer):
 
     def recurrent_params(self):
         """The tensors the recurrent part reads, in the order `param_grads` returns gradients."""
-        return (self._cast(self.recurrent_kernel),)
+        return (self.recurrent_kernel_value(),)
+
+    def recurrent_kernel_value(self):
+        """The recurrent kernel this call computes with: the weights, times the DropConnect
+        mask of `weight_dropout` while a sequence layer's training call holds one."""
+        kernel = self._cast(self.recurrent_kernel)
+        if self._weight_mask is not None:
+            kernel = kernel * tf.cast(self._weight_mask, kernel.dtype)
+        return kernel
+
+    def draw_weight_mask(self):
+        """A DropConnect mask for `recurrent_kernel` (0 or 1 / (1 - weight_dropout) per
+        entry): one per batch, drawn by the sequence layer (Merity et al. 2018)."""
+        return keras.random.dropout(
+            tf.ones(self.recurrent_kernel.shape, self.compute_dtype),
+            rate=self.weight_dropout,
+            seed=self.seed_generator,
+        )
 
     def step(self, zx, states, params, recurrent_mask, save=False, gates=False):
         """The recurrent part of one step. Returns (new_states, saved, gates).
@@ -233,6 +254,7 @@ class RecurrentCell(DropoutMasks, keras.layers.Layer):
                 "bias_constraint": keras.constraints.serialize(self.bias_constraint),
                 "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout,
+                "weight_dropout": self.weight_dropout,
                 "seed": self.seed,
             }
         )

@@ -98,7 +98,7 @@ class GRUCell(RecurrentCell):
         return bias[0] if self.reset_after else bias
 
     def recurrent_params(self):
-        params = (self._cast(self.recurrent_kernel),)
+        params = (self.recurrent_kernel_value(),)
         if self.reset_after:
             recurrent_bias = self._cast(self.bias[1]) if self.bias is not None else None
             if recurrent_bias is None:
@@ -203,7 +203,7 @@ class GRUCell(RecurrentCell):
         flip = tf.concat([-tf.ones((units,)), tf.ones((2 * units,))], axis=0)
         flip = tf.cast(flip, self.compute_dtype)
         kernel = self._cast(self.kernel) * flip
-        recurrent_kernel = self._cast(self.recurrent_kernel) * flip
+        recurrent_kernel = self.recurrent_kernel_value() * flip
         if not self.reset_after:
             return "gru", kernel, recurrent_kernel, self._bias_or_zeros(3 * units) * flip, None
         if self.bias is None:

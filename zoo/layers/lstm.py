@@ -96,7 +96,7 @@ class LSTMCell(RecurrentCell):
             )
 
     def recurrent_params(self):
-        params = (self._cast(self.recurrent_kernel),)
+        params = (self.recurrent_kernel_value(),)
         if self.peephole:
             params += (self._cast(self.peephole_kernel),)
         return params
@@ -175,7 +175,7 @@ class LSTMCell(RecurrentCell):
         peephole = None
         if self.peephole:
             peephole = tf.reshape(self._cast(self.peephole_kernel), (-1,))
-        kernel, recurrent_kernel = self._cast(self.kernel), self._cast(self.recurrent_kernel)
+        kernel, recurrent_kernel = self._cast(self.kernel), self.recurrent_kernel_value()
         return "lstm", kernel, recurrent_kernel, self._bias_or_zeros(4 * self.units), peephole
 
     def get_config(self):

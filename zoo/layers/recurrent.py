@@ -9,6 +9,8 @@ whenever the configuration allows it (`Recurrent.kernel_spec` says when): on the
 compiled op (`zoo.kernels`), on a GPU cuDNN's (`zoo.kernels.cudnn`).
 """
 
+import contextlib
+
 import keras
 import tensorflow as tf
 from keras.src.utils import tracking  # keras.layers.RNN's way to keep states out of weights
@@ -63,7 +65,15 @@ class Recurrent(keras.layers.Layer):
             every other path stay float32 (a `Bidirectional` follows its forward layer's
             setting). README, "Benchmark", has the speed.
         **kwargs: the cell's arguments (`activation`, `dropout`, `recurrent_dropout`,
-            initializers, ...) and the usual layer arguments (`name`, `dtype`, ...).
+            initializers, ...) and the usual layer arguments (`name`, `dtype`, ...). Among
+            them `weight_dropout`, AWD-LSTM's weight dropout (Merity et al. 2018, "Regularizing
+            and Optimizing LSTM Language Models"): DropConnect (Wan et al. 2013) on the
+            recurrent kernel, `U~ = U * M / (1 - p)` with `M ~ Bernoulli(1 - p)` per entry,
+            one mask per training call (per batch) shared by all its steps, both directions
+            of a `Bidirectional` each their own. It regularises the recurrence without
+            touching the states, so the fast kernels still run (the masked kernel is just
+            another kernel for that batch); inference uses U itself. A cell run alone inside
+            `keras.layers.RNN` does not apply it (it cannot know where a batch starts).
 
     Training runs the fused loop (or the plain one, for `loop="plain"`, custom activations and
     `return_gates`) on the input projection of all steps; inference runs the plain loop with the
@@ -344,7 +354,25 @@ class Recurrent(keras.layers.Layer):
             return tf.where(valid, y, tf.zeros_like(y))
         return tf.where(valid, y, tf.broadcast_to(last[:, None], tf.shape(y)))
 
+    @contextlib.contextmanager
+    def weight_dropped(self, training):
+        """Within it, a training call computes with the recurrent kernel times one DropConnect
+        mask drawn on entry (`weight_dropout`); nested uses share the outer mask."""
+        cell = self.cell
+        if not training or cell.weight_dropout == 0 or cell._weight_mask is not None:
+            yield
+            return
+        cell._weight_mask = cell.draw_weight_mask()
+        try:
+            yield
+        finally:
+            cell._weight_mask = None
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
+        with self.weight_dropped(training):
+            return self._call(sequences, initial_state, mask, training)
+
+    def _call(self, sequences, initial_state, mask, training):
         spec = self.kernel_spec(mask, training)
         self._check_cudnn(spec)
         if spec is not None and mask is None:
@@ -487,6 +515,7 @@ CELL_PROPERTIES = (
     "bias_constraint",
     "dropout",
     "recurrent_dropout",
+    "weight_dropout",
     "seed",
     "unit_forget_bias",
     "peephole",

@@ -56,7 +56,7 @@ class SimpleRNNCell(RecurrentCell):
         name = self.kernel_name()
         if name is None:
             return None
-        kernel, recurrent = self._cast(self.kernel), self._cast(self.recurrent_kernel)
+        kernel, recurrent = self._cast(self.kernel), self.recurrent_kernel_value()
         return name, kernel, recurrent, self._bias_or_zeros(self.units), None
 
 

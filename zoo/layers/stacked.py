@@ -2,6 +2,8 @@
 
 import keras
 
+from zoo.layers.regularization import LockedDropout
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class StackedRNN(keras.layers.Layer):
@@ -14,6 +16,8 @@ class StackedRNN(keras.layers.Layer):
     Args:
         layers: zoo recurrent layers (`LSTM`, `GRU`, `SimpleRNN`, or `Bidirectional` of them).
         dropout: dropout rate on the sequence between two layers (not after the last one).
+        locked: draw that dropout's mask once per sequence (`LockedDropout`, AWD-LSTM's
+            variational dropout between layers) instead of at every step.
 
     Example:
         >>> deep = StackedRNN([LSTM(32, return_sequences=True), LSTM(32)])
@@ -21,7 +25,7 @@ class StackedRNN(keras.layers.Layer):
         TensorShape([2, 32])
     """
 
-    def __init__(self, layers, dropout=0.0, **kwargs):
+    def __init__(self, layers, dropout=0.0, locked=False, **kwargs):
         super().__init__(**kwargs)
         if not layers:
             raise ValueError("StackedRNN needs at least one layer")
@@ -33,7 +37,9 @@ class StackedRNN(keras.layers.Layer):
                 )
         self.layers = list(layers)
         self.dropout = float(dropout)
-        self.between = [keras.layers.Dropout(self.dropout) for _ in self.layers[:-1]]
+        self.locked = bool(locked)
+        between = LockedDropout if self.locked else keras.layers.Dropout
+        self.between = [between(self.dropout) for _ in self.layers[:-1]]
         self.return_sequences = self.layers[-1].return_sequences
         self.supports_masking = True
 
@@ -84,6 +90,7 @@ class StackedRNN(keras.layers.Layer):
             {
                 "layers": [keras.saving.serialize_keras_object(layer) for layer in self.layers],
                 "dropout": self.dropout,
+                "locked": self.locked,
             }
         )
         return config
