@@ -45,6 +45,24 @@ def main():
 @cli.setting(Settings, "--depth", type=click.IntRange(1))
 @cli.setting(Settings, "--embedding-dim", type=click.IntRange(1))
 @cli.setting(Settings, "--dropout", type=click.FloatRange(0, 1, max_open=True))
+@cli.setting(
+    Settings,
+    "--locked-dropout",
+    is_flag=True,
+    help="AWD-LSTM: draw the --dropout masks once per sequence, not at every step.",
+)
+@cli.setting(
+    Settings,
+    "--weight-dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="AWD-LSTM: DropConnect rate on the recurrent kernels.",
+)
+@cli.setting(
+    Settings,
+    "--embedding-dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="AWD-LSTM: rate of word types dropped from a batch's embeddings.",
+)
 @cli.setting(Settings, "--rnn", type=click.Choice(["lstm", "gru"]))
 @cli.setting(
     Settings,

@@ -20,7 +20,17 @@ from pipelines.lm.preprocess import LMPreprocessor
 from pipelines.task import Task, TrainingData, TrainSettings, train_task
 
 DEFAULT_MODEL = "lm-shakespeare"
-ARCHITECTURE = ("embedding_dim", "rnn", "units", "depth", "dropout", "tie_embeddings")
+ARCHITECTURE = (
+    "embedding_dim",
+    "rnn",
+    "units",
+    "depth",
+    "dropout",
+    "tie_embeddings",
+    "locked_dropout",
+    "weight_dropout",
+    "embedding_dropout",
+)
 
 
 @dataclasses.dataclass
@@ -36,6 +46,9 @@ class LMSettings(TrainSettings):
     dropout: float = 0.2
     rnn: str = "lstm"
     tie_embeddings: bool = False  # score next tokens against the embeddings
+    locked_dropout: bool = False  # AWD-LSTM: dropout masks drawn once per sequence
+    weight_dropout: float = 0.0  # AWD-LSTM: DropConnect on the recurrent kernels
+    embedding_dropout: float = 0.0  # AWD-LSTM: whole word types dropped per batch
     lower: bool = False  # word level: lower-case words and fold digits
     vectors: str | None = None  # word level: word2vec vectors to start the embeddings from
     reverse: bool = False  # a backward model: read every text from its end

@@ -354,3 +354,21 @@ def test_a_sample_of_a_text_model_starts_on_a_new_line():
     assert lines.primer("ab") == [lines.vocab.bos_id, *lines.vocab.encode("ab")]
     words = LMPreprocessor.build("a b\nc d\n", "word", "text")
     assert words.primer("a") == [words.vocab.bos_id, words.vocab.id("a")]
+
+
+def test_awd_regularisation_options_reach_the_model(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 20, encoding="utf-8")
+    out = tmp_path / "awd"
+    result = invoke(
+        "train", "--train", text, "--out", out, "--level", "word", "--epochs", 1,
+        "--units", 8, "--depth", 2, "--embedding-dim", 6, "--batch-size", 2, "--bptt", 5,
+        "--locked-dropout", "--weight-dropout", 0.5, "--embedding-dropout", 0.1,
+        "--tie-embeddings",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    model = lm.load(str(out)).model
+    assert model.locked_dropout and model.weight_dropout == 0.5
+    assert model.embedding_dropout == 0.1 and model.rnns[1].cell.weight_dropout == 0.5
+    card = json.loads((out / "card.json").read_text())
+    assert card["architecture"]["weight_dropout"] == 0.5

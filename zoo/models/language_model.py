@@ -25,6 +25,12 @@ class LanguageModel(keras.Model):
         embedding_dim: token embedding size.
         rnn: `"lstm"` or `"gru"`; units: its size; depth: stacked layers.
         dropout: on the embeddings, between layers and before the softmax.
+        locked_dropout: draw those dropout masks once per sequence (`zoo.layers.LockedDropout`,
+            AWD-LSTM's variational dropout) instead of at every step.
+        weight_dropout: AWD-LSTM's DropConnect on every layer's recurrent kernel (the
+            sequence layers' `weight_dropout`).
+        embedding_dropout: AWD-LSTM's embedding dropout: whole word types dropped per batch
+            (`zoo.layers.Embedding`).
         tie_embeddings: score the next token against the embedding matrix (Press & Wolf 2017,
             as AWD-LSTM and ULMFiT do): the last layer's output is projected to
             `embedding_dim` and multiplied by the transposed embeddings. Fewer weights, and a
@@ -48,6 +54,9 @@ class LanguageModel(keras.Model):
         dropout=0.2,
         tie_embeddings=False,
         stateful_batch=None,
+        locked_dropout=False,
+        weight_dropout=0.0,
+        embedding_dropout=0.0,
         **kwargs,
     ):
         if rnn not in RNNS:
@@ -61,10 +70,17 @@ class LanguageModel(keras.Model):
         self.dropout = dropout
         self.tie_embeddings = tie_embeddings
         self.stateful_batch = stateful_batch
+        self.locked_dropout = bool(locked_dropout)
+        self.weight_dropout = float(weight_dropout)
+        self.embedding_dropout = float(embedding_dropout)
 
         recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[rnn]
-        self.embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name="embedding"
+        self.embedding = layers.Embedding(
+            vocab_size,
+            embedding_dim,
+            mask_zero=True,
+            embedding_dropout=embedding_dropout,
+            name="embedding",
         )
         self.rnns = [
             recurrent(
@@ -72,13 +88,13 @@ class LanguageModel(keras.Model):
                 return_sequences=True,
                 return_state=True,
                 stateful=stateful_batch is not None,
+                weight_dropout=weight_dropout,
                 name=f"{rnn}_{index}",
             )
             for index in range(depth)
         ]
-        self.dropouts = [
-            keras.layers.Dropout(dropout, name=f"dropout_{i}") for i in range(depth + 1)
-        ]
+        between = layers.LockedDropout if self.locked_dropout else keras.layers.Dropout
+        self.dropouts = [between(dropout, name=f"dropout_{i}") for i in range(depth + 1)]
         if tie_embeddings:
             self.projection = keras.layers.Dense(embedding_dim, name="projection")
             self.logits = None
@@ -179,6 +195,9 @@ class LanguageModel(keras.Model):
             "dropout",
             "tie_embeddings",
             "stateful_batch",
+            "locked_dropout",
+            "weight_dropout",
+            "embedding_dropout",
         ):
             config[name] = getattr(self, name)
         return config
