@@ -87,7 +87,8 @@ def score_texts(model, tokens, texts):
 def sample(model, tokens, prompts, length, temperature=1.0, top_k=None, seed=0, rngs=None):
     """The course's sampling, one sample per prompt, all in one batch: feed `<BOS>` and the
     prompt (`LMPreprocessor.primer`), then draw each next token from the softmax (divided by
-    `temperature`, cut to the `top_k` most likely), feed the draw back, and stop at `<EOS>` or after `length` tokens.
+    `temperature`, cut to the `top_k` most likely), feed the draw back, and stop at `<EOS>`
+    or after `length` tokens.
     `<UNK>` (and `<PAD>`, `<BOS>`) are never drawn. Rows draw in turn from one generator
     seeded with `seed`, or each from its own of `rngs`; the same seed gives the same
     samples. Returns the samples in reading order (without their prompts)."""
