@@ -116,6 +116,44 @@ class FrozenFirst(FineTuning):
         return [0.0 if g == 0 and epoch < self.epochs else 1.0 for g in range(count)]
 
 
+class SlantedTriangular(keras.callbacks.Callback):
+    """ULMFiT's slanted triangular learning rate (Howard & Ruder 2018), set before every batch:
+    a short linear rise to `peak` over the first `cut_frac` of the `total` steps, then a long
+    linear fall, from `peak / ratio` to `peak` and back:
+
+        cut = floor(T * cut_frac)
+        p   = t / cut                              if t < cut
+              1 - (t - cut) / (cut * (1 / cut_frac - 1))   otherwise
+        lr  = peak * (1 + p * (ratio - 1)) / ratio
+
+    Args:
+        peak: the highest rate (the run's `learning_rate`).
+        steps_per_epoch: batches per epoch (t counts from the run's first batch, so that a
+            resumed run continues the same curve).
+        epochs: the run's epochs; T = epochs * steps_per_epoch.
+    """
+
+    def __init__(self, peak, steps_per_epoch, epochs, cut_frac=0.1, ratio=32):
+        super().__init__()
+        self.peak, self.steps, self.total = peak, steps_per_epoch, steps_per_epoch * epochs
+        self.cut_frac, self.ratio = cut_frac, ratio
+        self.epoch = 0
+
+    def rate(self, step):
+        cut = max(1, int(self.total * self.cut_frac))
+        if step < cut:
+            p = step / cut
+        else:
+            p = max(0.0, 1 - (step - cut) / (cut * (1 / self.cut_frac - 1)))
+        return self.peak * (1 + p * (self.ratio - 1)) / self.ratio
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate.assign(self.rate(self.epoch * self.steps + batch))
+
+
 def layerwise_adam(groups, learning_rate, **kwargs):
     """A `LayerwiseAdam` for lists of variables ordered from the input to the output."""
     paths = {variable.path: index for index, group in enumerate(groups) for variable in group}
@@ -292,7 +330,8 @@ class TrainingRun:
         """`model.fit` for strategies it does not support: each replica computes the model's
         own loss (`compute_loss`, divided by the replicas in sync) on its share of every global
         batch, and the optimizer sums the gradients over replicas; callbacks see the epochs as
-        under `fit` (`on_epoch_begin`, `on_epoch_end` with the mean `loss`)."""
+        under `fit` (`on_epoch_begin`, `on_train_batch_begin`, `on_epoch_end` with the mean
+        `loss`)."""
         strategy = self.strategy
         batches = strategy.experimental_distribute_dataset(train_data)
         optimizer = model.optimizer
@@ -321,6 +360,7 @@ class TrainingRun:
             callback_list.on_epoch_begin(epoch)
             total, steps = 0.0, 0
             for x, y in batches:
+                callback_list.on_train_batch_begin(steps)
                 total += float(train_step(x, y))
                 steps += 1
             callback_list.on_epoch_end(epoch, {"loss": total / max(steps, 1)})

@@ -47,6 +47,13 @@ def main():
 @cli.setting(Settings, "--dropout", type=click.FloatRange(0, 1, max_open=True))
 @cli.setting(
     Settings,
+    "--lr-schedule",
+    type=click.Choice(["constant", "slanted"]),
+    help="slanted: ULMFiT's slanted triangular rates, peaking at --learning-rate "
+    "(needs --steps-per-epoch).",
+)
+@cli.setting(
+    Settings,
     "--locked-dropout",
     is_flag=True,
     help="AWD-LSTM: draw the --dropout masks once per sequence, not at every step.",

@@ -53,6 +53,7 @@ class LMSettings(TrainSettings):
     vectors: str | None = None  # word level: word2vec vectors to start the embeddings from
     reverse: bool = False  # a backward model: read every text from its end
     steps_per_epoch: int | None = None  # text format: an epoch is this many batches
+    lr_schedule: str = "constant"  # or "slanted": ULMFiT's slanted triangular rates
 
 
 class LM(Task):
@@ -109,6 +110,12 @@ class LM(Task):
         streamed = records.streamed_sources(sources, "lm")
         if streamed and data_format != "text":
             raise BadSetting("--format", "records stream --format text only")
+        if settings.lr_schedule == "slanted" and not settings.steps_per_epoch:
+            raise BadSetting("--lr-schedule", "--lr-schedule slanted needs --steps-per-epoch")
+        if settings.lr_schedule == "slanted" and settings.lr_decay:
+            raise BadSetting(
+                "--lr-schedule", "--lr-schedule slanted sets every rate: no --lr-decay"
+            )
         if settings.steps_per_epoch and (streamed or data_format != "text"):
             raise BadSetting("--steps-per-epoch", "--steps-per-epoch needs --format text and files")
         if streamed:  # blocks of lines read again on every pass, never held in memory
@@ -179,10 +186,20 @@ class LM(Task):
     def schedule(cls, model, settings, log):
         import keras
 
-        if not model.stateful_batch:
-            return []
-        # truncated BPTT starts every epoch from zero states
-        return [keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: model.reset_states())]
+        from pipelines.training import SlantedTriangular
+
+        callbacks = []
+        if settings.lr_schedule == "slanted":
+            peak, steps = settings.learning_rate, settings.steps_per_epoch
+            callbacks.append(SlantedTriangular(peak, steps, settings.epochs))
+            total = steps * settings.epochs
+            log(f"slanted triangular learning rates: up to {peak} over {total:,} steps")
+        if model.stateful_batch:
+            # truncated BPTT starts every epoch from zero states
+            callbacks.append(
+                keras.callbacks.LambdaCallback(on_epoch_begin=lambda *_: model.reset_states())
+            )
+        return callbacks
 
     def dev_metrics(self, dev):
         plain = self.finished(self.model)

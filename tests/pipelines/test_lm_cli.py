@@ -372,3 +372,32 @@ def test_awd_regularisation_options_reach_the_model(tmp_path):
     assert model.embedding_dropout == 0.1 and model.rnns[1].cell.weight_dropout == 0.5
     card = json.loads((out / "card.json").read_text())
     assert card["architecture"]["weight_dropout"] == 0.5
+
+
+def test_slanted_triangular_rates():
+    from pipelines.training import SlantedTriangular
+
+    schedule = SlantedTriangular(0.01, steps_per_epoch=50, epochs=2, cut_frac=0.1, ratio=32)
+    rates = [schedule.rate(t) for t in range(100)]
+    assert rates[0] == pytest.approx(0.01 / 32)
+    assert max(rates) == pytest.approx(0.01) and rates.index(max(rates)) == 10
+    assert all(a < b for a, b in zip(rates[:10], rates[1:11]))  # a short rise
+    assert all(a > b for a, b in zip(rates[10:99], rates[11:]))  # a long fall
+    assert rates[-1] == pytest.approx(0.01 * (1 + (1 - 89 / 90) * 31) / 32)
+
+
+def test_slanted_schedule_trains_and_needs_steps_per_epoch(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("abc abd abe\n" * 60, encoding="utf-8")
+    common = ["train", "--train", text, "--units", 8, "--depth", 1, "--batch-size", 2]
+    common += ["--bptt", 10, "--lr-schedule", "slanted"]
+    result = invoke(*common, "--out", tmp_path / "no")
+    assert result.exit_code == 2 and "--steps-per-epoch" in result.output
+    out = tmp_path / "lm"
+    result = invoke(*common, "--out", out, "--steps-per-epoch", 5, "--epochs", 2)
+    assert result.exit_code == 0, result.output
+    history = json.loads((out / "history.json").read_text())
+    rates = [epoch["learning_rate"] for epoch in history]
+    # T = 10 steps, cut = 1: the rates set before steps 4 and 9 (each epoch's last)
+    expected = [0.002 * (1 + p * 31) / 32 for p in (1 - 3 / 9, 1 - 8 / 9)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-4)
