@@ -40,9 +40,14 @@ def main():
     Settings,
     "--max-tokens",
     type=click.IntRange(1),
-    help="Longer texts are truncated to this many tokens.",
+    help="Longer texts are truncated to this many tokens (not with --truncate none).",
 )
-@cli.setting(Settings, "--truncate", type=click.Choice(TRUNCATIONS))
+@cli.setting(
+    Settings,
+    "--truncate",
+    type=click.Choice(TRUNCATIONS),
+    help="Which tokens of a long text are kept; none: the whole text, however long.",
+)
 @cli.setting(
     Settings,
     "--dev-fraction",

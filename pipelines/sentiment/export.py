@@ -9,13 +9,24 @@ from pipelines.export import graph_lower, graph_word_tokenize, write_archive
 def graph_classifier_ids(texts, encoder, table):
     """Token ids of a batch of strings as `SentimentPreprocessor.encode` makes them
     (tokenised, lower-cased unless the encoder keeps case, looked up in `table`, truncated to
-    `max_tokens`; an empty text is one unknown word), in TensorFlow ops: `(batch, steps)`
-    int32, 0-padded. For serving, and for training that streams raw text."""
+    `max_tokens` unless it keeps whole texts; an empty text is one unknown word), in
+    TensorFlow ops: `(batch, steps)` int32, 0-padded. For serving, and for training that
+    streams raw text."""
     n, how = encoder.max_tokens, encoder.truncate
     tokens = graph_word_tokenize(texts)[0]
     tokens = graph_lower(tokens) if encoder.lower else tokens
     ids = tf.cast(tf.ragged.map_flat_values(table.lookup, tokens), tf.int32)
-    # truncation as SentimentPreprocessor.cut: the first n - n // 2 and last n // 2 (head+tail)
+    cut = ids if how == "none" else _truncated(ids, n, how)
+    kept = cut.row_lengths()
+    steps = tf.maximum(tf.reduce_max(tf.concat([kept, [0]], 0)), 1)
+    dense = cut.to_tensor(0, shape=tf.stack([tf.shape(texts, out_type=tf.int64)[0], steps]))
+    first = tf.where(kept == 0, tf.cast(encoder.words.unk_id, tf.int32), dense[:, 0])
+    return tf.concat([first[:, None], dense[:, 1:]], axis=1)
+
+
+def _truncated(ids, n, how):
+    """Each row of ragged `ids` cut to `n` as SentimentPreprocessor.cut does: the first
+    n - n // 2 and last n // 2 (head+tail), the first n (head) or the last n (tail)."""
     length = ids.row_lengths()
     kept = tf.minimum(length, n)
     positions = tf.ragged.range(kept)
@@ -31,11 +42,7 @@ def graph_classifier_ids(texts, encoder, table):
     flat = tf.gather(
         ids.flat_values, tf.gather(ids.row_starts(), positions.value_rowids()) + source
     )
-    cut = tf.RaggedTensor.from_row_lengths(flat, kept)
-    steps = tf.maximum(tf.reduce_max(tf.concat([kept, [0]], 0)), 1)
-    dense = cut.to_tensor(0, shape=tf.stack([tf.shape(texts, out_type=tf.int64)[0], steps]))
-    first = tf.where(kept == 0, tf.cast(encoder.words.unk_id, tf.int32), dense[:, 0])
-    return tf.concat([first[:, None], dense[:, 1:]], axis=1)
+    return tf.RaggedTensor.from_row_lengths(flat, kept)
 
 
 def export_classifier(model, encoder, out):

@@ -5,13 +5,13 @@ import os
 
 import numpy as np
 
-TRUNCATIONS = ("head+tail", "head", "tail")
+TRUNCATIONS = ("head+tail", "head", "tail", "none")
 
 
 class SentimentPreprocessor:
     """Texts to token ids: `word_tokenize` words, lower-cased with digits folded to 0 (unless
     `lower` is false: a classifier made from a cased word language model reads as it did),
-    truncated to `max_tokens`."""
+    truncated to `max_tokens` (`truncate="none"`: the whole text, however long)."""
 
     def __init__(
         self, words, labels, max_tokens=400, truncate="head+tail", lower=True, aliases=None
@@ -31,7 +31,7 @@ class SentimentPreprocessor:
 
     def cut(self, tokens):
         n = self.max_tokens
-        if len(tokens) <= n:
+        if self.truncate == "none" or len(tokens) <= n:
             return tokens
         if self.truncate == "head":
             return tokens[:n]

@@ -99,14 +99,31 @@ def test_predict_json(trained):
     ]
 
 
-@pytest.mark.parametrize("how", ["head+tail", "head", "tail"])
+@pytest.mark.parametrize("how", ["head+tail", "head", "tail", "none"])
 def test_truncation_keeps_the_ends(how):
     from pipelines.text import Vocabulary
 
     encoder = SentimentPreprocessor(Vocabulary([]), Vocabulary([], specials=()), 4, how)
     tokens = list("abcdefg")
-    expected = {"head+tail": list("abfg"), "head": list("abcd"), "tail": list("defg")}[how]
-    assert encoder.cut(tokens) == expected
+    expected = {"head+tail": list("abfg"), "head": list("abcd"), "tail": list("defg")}
+    assert encoder.cut(tokens) == expected.get(how, tokens)
+
+
+@pytest.mark.parametrize("how", ["head+tail", "head", "tail", "none"])
+def test_graph_ids_match_the_preprocessor(how):
+    """The export's token ids (TensorFlow ops) are `SentimentPreprocessor.encode`'s."""
+    import tensorflow as tf
+
+    from pipelines.sentiment.export import graph_classifier_ids
+    from pipelines.text import Vocabulary
+
+    words = Vocabulary("a b c d e f g h".split())
+    encoder = SentimentPreprocessor(words, Vocabulary(["neg", "pos"], specials=()), 3, how)
+    texts = ["a b c d e f g h", "a b", "", "h g f e d c b a x y", "B"]
+    graph = graph_classifier_ids(tf.constant(texts), encoder, words.lookup_table()).numpy()
+    for row, text in zip(graph, texts):
+        expected = encoder.encode(text)
+        assert list(row[: len(expected)]) == list(expected) and not row[len(expected) :].any()
 
 
 def test_export_matches_predict_on_long_and_odd_texts(trained, tmp_path):
