@@ -67,6 +67,8 @@ def export_tagger(model, vocabs, out, max_word_chars):
         }
 
     if contextual is not None:
+        if not contextual.layer.built:  # a tagger just loaded has not run its language models
+            contextual.layer.build()
         tables.append(contextual.layer)
     write_archive(
         out,
