@@ -6,6 +6,8 @@ import keras
 import tensorflow as tf
 
 from zoo import kernels as zoo_kernels
+from zoo.layers.gru import GRU
+from zoo.layers.lstm import LSTM
 from zoo.layers.recurrent import Recurrent, right_padded
 
 MERGE_MODES = ("concat", "sum", "ave", "mul", None)
@@ -139,8 +141,8 @@ class Bidirectional(keras.layers.Layer):
     def _fused_precondition(self, kind, mask, initial_state):
         forward, backward = self.forward_layer, self.backward_layer
         classes = {
-            "lstm": (keras.layers.LSTM, _zoo_class("LSTM")),
-            "gru": (keras.layers.GRU, _zoo_class("GRU")),
+            "lstm": (keras.layers.LSTM, LSTM),
+            "gru": (keras.layers.GRU, GRU),
         }[kind]
         if mask is not None or self.stateful:
             return False
@@ -344,12 +346,6 @@ class Bidirectional(keras.layers.Layer):
         return _merge(
             self.merge_mode, tf.cast(y, self.compute_dtype), tf.cast(y_rev, self.compute_dtype)
         )
-
-
-def _zoo_class(name):
-    from zoo import layers
-
-    return getattr(layers, name)
 
 
 def _copy(layer, name, **overrides):
