@@ -48,6 +48,7 @@ class ContextualEncoder:
             raise BadSetting("--char-lm", problem)
         self.vocab = models[0].preprocessor.vocab
         self.layer = ContextualCharEmbedding(*(m.model for m in models))
+        self.layer.build()  # its language models are built: ready to run, track or export
         self._compiled = None
         self._remembered = {}  # tokens -> vectors of sentences met again (a dev set)
 

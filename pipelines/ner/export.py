@@ -67,8 +67,6 @@ def export_tagger(model, vocabs, out, max_word_chars):
         }
 
     if contextual is not None:
-        if not contextual.layer.built:  # a tagger just loaded has not run its language models
-            contextual.layer.build()
         tables.append(contextual.layer)
     write_archive(
         out,
