@@ -44,7 +44,12 @@ def main():
 @cli.setting(Settings, "--units", type=click.IntRange(1))
 @cli.setting(Settings, "--depth", type=click.IntRange(1))
 @cli.setting(Settings, "--embedding-dim", type=click.IntRange(1))
-@cli.setting(Settings, "--dropout", type=click.FloatRange(0, 1, max_open=True))
+@cli.setting(
+    Settings,
+    "--dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Dropout rate.  [default: 0.2; with --init the model's own]",
+)
 @cli.setting(
     Settings,
     "--lr-schedule",
@@ -56,19 +61,23 @@ def main():
     Settings,
     "--locked-dropout",
     is_flag=True,
-    help="AWD-LSTM: draw the --dropout masks once per sequence, not at every step.",
+    default=None,
+    help="AWD-LSTM: draw the --dropout masks once per sequence, not at every step "
+    "(with --init: as the model did, unless given).",
 )
 @cli.setting(
     Settings,
     "--weight-dropout",
     type=click.FloatRange(0, 1, max_open=True),
-    help="AWD-LSTM: DropConnect rate on the recurrent kernels.",
+    help="AWD-LSTM: DropConnect rate on the recurrent kernels.  [default: 0; with --init "
+    "the model's own]",
 )
 @cli.setting(
     Settings,
     "--embedding-dropout",
     type=click.FloatRange(0, 1, max_open=True),
-    help="AWD-LSTM: rate of word types dropped from a batch's embeddings.",
+    help="AWD-LSTM: rate of word types dropped from a batch's embeddings.  [default: 0; "
+    "with --init the model's own]",
 )
 @cli.setting(Settings, "--rnn", type=click.Choice(["lstm", "gru"]))
 @cli.setting(

@@ -31,6 +31,14 @@ ARCHITECTURE = (
     "weight_dropout",
     "embedding_dropout",
 )
+# a new model's regularisation where the settings say None; a model trained with `init`
+# keeps its own unless the settings name another (continue an LM with AWD-LSTM's dropouts)
+REGULARISATION = {
+    "dropout": 0.2,
+    "locked_dropout": False,
+    "weight_dropout": 0.0,
+    "embedding_dropout": 0.0,
+}
 
 
 @dataclasses.dataclass
@@ -43,12 +51,14 @@ class LMSettings(TrainSettings):
     units: int = 512
     depth: int = 2
     embedding_dim: int = 64
-    dropout: float = 0.2
+    dropout: float | None = None  # default 0.2; with init the model's own
     rnn: str = "lstm"
     tie_embeddings: bool = False  # score next tokens against the embeddings
-    locked_dropout: bool = False  # AWD-LSTM: dropout masks drawn once per sequence
-    weight_dropout: float = 0.0  # AWD-LSTM: DropConnect on the recurrent kernels
-    embedding_dropout: float = 0.0  # AWD-LSTM: whole word types dropped per batch
+    # AWD-LSTM (each: default off; with init the model's own): dropout masks drawn once per
+    # sequence, DropConnect on the recurrent kernels, whole word types dropped per batch
+    locked_dropout: bool | None = None
+    weight_dropout: float | None = None
+    embedding_dropout: float | None = None
     lower: bool = False  # word level: lower-case words and fold digits
     vectors: str | None = None  # word level: word2vec vectors to start the embeddings from
     reverse: bool = False  # a backward model: read every text from its end
@@ -150,6 +160,7 @@ class LM(Task):
         )
         config = {"vocab_size": len(preprocessor.vocab)}
         config.update({k: getattr(settings, k) for k in ARCHITECTURE})
+        config.update({k: default for k, default in REGULARISATION.items() if config[k] is None})
         model = cls._model(config, settings)
         if settings.vectors:
             from pipelines.vectors import fill_embeddings, load_vectors
@@ -162,7 +173,20 @@ class LM(Task):
     @classmethod
     def start_from(cls, data, settings, log):
         old = cls.load(settings.init)
-        model = cls._model(old.model.get_config(), settings)
+        config = old.model.get_config()
+        changed = {
+            k: getattr(settings, k)
+            for k in REGULARISATION
+            if getattr(settings, k) not in (None, config.get(k, REGULARISATION[k]))
+        }
+        if changed:
+            log(
+                "regularisation changed from the initial model's: "
+                + ", ".join(
+                    f"{k} {config.get(k, REGULARISATION[k])} -> {v}" for k, v in changed.items()
+                )
+            )
+        model = cls._model({**config, **changed}, settings)
         for target, source in zip(model.trainable_weights, old.model.trainable_weights):
             target.assign(source)
         return model, old.preprocessor

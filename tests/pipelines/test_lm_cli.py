@@ -372,6 +372,20 @@ def test_awd_regularisation_options_reach_the_model(tmp_path):
     assert model.embedding_dropout == 0.1 and model.rnns[1].cell.weight_dropout == 0.5
     card = json.loads((out / "card.json").read_text())
     assert card["architecture"]["weight_dropout"] == 0.5
+    # --init keeps the model's regularisation unless the command names another
+    kept, changed = tmp_path / "kept", tmp_path / "changed"
+    common = ["train", "--train", text, "--init", out, "--epochs", 1, "--batch-size", 2]
+    common += ["--bptt", 5]
+    assert invoke(*common, "--out", kept).exit_code == 0
+    model = lm.load(str(kept)).model
+    assert model.locked_dropout and model.weight_dropout == 0.5
+    assert model.embedding_dropout == 0.1 and model.dropout == 0.2
+    result = invoke(*common, "--out", changed, "--weight-dropout", 0.3, "--dropout", 0.1)
+    assert result.exit_code == 0, result.output
+    assert "weight_dropout 0.5 -> 0.3" in result.output
+    model = lm.load(str(changed)).model
+    assert model.weight_dropout == 0.3 and model.dropout == 0.1 and model.locked_dropout
+    assert model.rnns[1].cell.weight_dropout == 0.3
 
 
 def test_slanted_triangular_rates():
