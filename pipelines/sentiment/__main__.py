@@ -63,6 +63,20 @@ def main():
 @cli.setting(Settings, "--dropout", type=click.FloatRange(0, 1, max_open=True))
 @cli.setting(
     Settings,
+    "--weight-dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="AWD-LSTM: DropConnect rate on the recurrent kernels.  [default: 0; with --init the "
+    "model's own]",
+)
+@cli.setting(
+    Settings,
+    "--embedding-dropout",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="AWD-LSTM: rate of word types dropped from a batch's embeddings.  [default: 0; with "
+    "--init the model's own]",
+)
+@cli.setting(
+    Settings,
     "--label-names",
     help="Names for the labels as the data writes them, e.g. '0=negative,1=positive'.",
 )

@@ -8,11 +8,15 @@ from pipelines.io import model_folder
 from pipelines.sentiment.preprocess import SentimentPreprocessor
 
 
-def start_from(init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log):
+def start_from(
+    init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log, regularisation=None
+):
     """`train --init`: (model, preprocessor, kind) from a classifier folder (fine-tuned; a new
     head when the labels differ) or a word language model (`pipelines.lm train --level word`;
     its embeddings and recurrent layers become a forward encoder, its vocabulary the
-    classifier's)."""
+    classifier's). `regularisation`: `weight_dropout` and `embedding_dropout` to train with
+    (default: the initial model's)."""
+    regularisation = regularisation or {}
     from zoo import registry
     from zoo.models import SentimentClassifier
 
@@ -24,7 +28,7 @@ def start_from(init_model, labels, aliases, max_tokens, truncate, pooling, dropo
         if tokens.level != "word":
             raise DataError(folder, "a character language model cannot start a classifier")
         model = SentimentClassifier.from_language_model(
-            registry.load(folder), len(labels), pooling=pooling, dropout=dropout
+            registry.load(folder), len(labels), pooling=pooling, dropout=dropout, **regularisation
         )
         log(f"encoder from the language model {init_model} ({len(tokens.vocab):,} words)")
         preprocessor = SentimentPreprocessor(
@@ -40,13 +44,16 @@ def start_from(init_model, labels, aliases, max_tokens, truncate, pooling, dropo
         old_pre.lower,
         {**old_pre.aliases, **aliases},
     )
-    if labels.tokens == old_pre.labels.tokens:
+    new_labels = labels.tokens != old_pre.labels.tokens
+    config = old.get_config()
+    changed = {k: v for k, v in regularisation.items() if config.get(k, 0.0) != v}
+    if not new_labels and not changed:
         return old, preprocessor, "classifier"
-    config = {**old.get_config(), "num_classes": len(labels)}
-    model = SentimentClassifier.from_config(config)
+    model = SentimentClassifier.from_config({**config, "num_classes": len(labels), **changed})
     model.build()
     for target, source in zip(model.weights, old.weights):
-        if "classes/" not in target.path:  # the new head keeps its fresh initialisation
+        if not new_labels or "classes/" not in target.path:  # a new head starts fresh
             target.assign(source)
-    log(f"new output layer for the labels {', '.join(labels.tokens)}")
+    if new_labels:
+        log(f"new output layer for the labels {', '.join(labels.tokens)}")
     return model, preprocessor, "classifier"

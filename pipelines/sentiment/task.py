@@ -19,7 +19,17 @@ from pipelines.sentiment.preprocess import SentimentPreprocessor
 from pipelines.task import Task, TrainingData, TrainSettings, train_task
 
 DEFAULT_MODEL = "sentiment-sst2"
-ARCHITECTURE = ("embedding_dim", "rnn", "units", "depth", "bidirectional", "pooling", "dropout")
+ARCHITECTURE = (
+    "embedding_dim",
+    "rnn",
+    "units",
+    "depth",
+    "bidirectional",
+    "pooling",
+    "dropout",
+    "weight_dropout",
+    "embedding_dropout",
+)
 
 
 @dataclasses.dataclass
@@ -40,6 +50,10 @@ class SentimentSettings(TrainSettings):
     rnn: str = "lstm"
     unidirectional: bool = False
     dropout: float = 0.3
+    # AWD-LSTM's DropConnect on the recurrent kernels and word-type dropout (ULMFiT fine-tunes
+    # with both): default 0, with init from a language model the model's own
+    weight_dropout: float | None = None
+    embedding_dropout: float | None = None
     label_names: str | None = None  # "0=negative,1=positive"
     discriminative: float = 2.6  # with init: each level down learns this many times slower
     unfreeze: str = "gradual"  # with init: "gradual" (one more level each epoch) or "all"
@@ -148,6 +162,8 @@ class Classifier(Task):
             bidirectional=not settings.unidirectional,
             pooling=settings.pooling,
             dropout=settings.dropout,
+            weight_dropout=settings.weight_dropout or 0.0,
+            embedding_dropout=settings.embedding_dropout or 0.0,
         )
         model.build()
         cls._fill_vectors(model, preprocessor, settings, log)
@@ -167,6 +183,11 @@ class Classifier(Task):
             settings.pooling,
             settings.dropout,
             log,
+            regularisation={
+                k: getattr(settings, k)
+                for k in ("weight_dropout", "embedding_dropout")
+                if getattr(settings, k) is not None
+            },
         )
         cls._fill_vectors(model, preprocessor, settings, log)
         return model, preprocessor

@@ -326,3 +326,41 @@ def test_training_streams_from_records(trained, tmp_path):
     assert set(streamed) >= {"great", "awful", "superb", "boring"}
     mixed = invoke("train", "--train", folder, "--train", trained["train"], "--out", tmp_path / "x")
     assert mixed.exit_code == 2 and "records folders or files" in mixed.output
+
+
+def test_awd_regularisation_comes_from_the_language_model_or_the_command(trained, tmp_path):
+    """ULMFiT fine-tunes its classifier with the LM's weight and embedding dropout: a
+    classifier started from an LM keeps them unless the command names others, and so does one
+    started from a classifier."""
+    from pipelines.lm.__main__ import main as lm_main
+
+    lm_out = tmp_path / "lm"
+    result = CliRunner().invoke(
+        lm_main,
+        ["train", "--train", str(trained["train"]), "--level", "word", "--lower", "--units", "8",
+         "--depth", "1", "--embedding-dim", "8", "--epochs", "1", "--batch-size", "4",
+         "--bptt", "10", "--weight-dropout", "0.3", "--embedding-dropout", "0.1",
+         "--out", str(lm_out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    common = ["train", "--train", trained["train"], "--dev", trained["dev"], "--epochs", 1]
+    result = invoke(*common, "--init", lm_out, "--out", tmp_path / "inherits")
+    assert result.exit_code == 0, result.output
+    model = sentiment.load(str(tmp_path / "inherits")).model
+    assert model.weight_dropout == 0.3 and model.embedding_dropout == 0.1
+    assert model.encoder.layers[0].cell.weight_dropout == 0.3
+    assert model.embedding.embedding_dropout == 0.1
+    result = invoke(*common, "--init", lm_out, "--weight-dropout", 0.5, "--out", tmp_path / "set")
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "set" / "card.json").read_text())
+    assert card["architecture"]["weight_dropout"] == 0.5
+    assert card["architecture"]["embedding_dropout"] == 0.1
+    result = invoke(
+        *common, "--init", tmp_path / "set", "--embedding-dropout", 0.2, "--out", tmp_path / "c"
+    )
+    assert result.exit_code == 0, result.output
+    tuned = sentiment.load(str(tmp_path / "c")).model
+    assert tuned.weight_dropout == 0.5 and tuned.embedding_dropout == 0.2
+    # inference is deterministic whatever the training regularisation
+    probabilities = [sentiment.load(str(tmp_path / "c")).probabilities(["superb"]) for _ in "ab"]
+    assert (probabilities[0] == probabilities[1]).all()

@@ -76,7 +76,9 @@ class Embedding(keras.layers.Embedding):
             raise ValueError(f"embedding_dropout must be in [0, 1), got {embedding_dropout}")
         self.embedding_dropout = float(embedding_dropout)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        # none without dropout: a plain embedding draws no seed (initialisations stay as
+        # keras.layers.Embedding's under the same global seed)
+        self.seed_generator = keras.random.SeedGenerator(seed) if embedding_dropout else None
 
     def call(self, inputs, training=None):
         outputs = super().call(inputs)

@@ -29,6 +29,11 @@ class SentimentClassifier(keras.Model):
             concatenated), `"last_max_mean"` (all three, ULMFiT's concat pooling) or
             `"attention"` (a learned weighted mean), all over valid steps only.
         dropout: on the embeddings, between layers and before the softmax.
+        weight_dropout: AWD-LSTM's DropConnect on each recurrent layer's recurrent kernel (one
+            mask per batch; `zoo.layers` `weight_dropout=`).
+        embedding_dropout: whole word types dropped from a batch's embeddings
+            (`zoo.layers.Embedding`). Both as ULMFiT fine-tunes its classifiers; off at
+            inference.
 
     Train it with `compile(optimizer, loss=keras.losses.SparseCategoricalCrossentropy(
     from_logits=True))` and `fit(tokens, labels)`. `from_language_model` starts one from a
@@ -46,6 +51,8 @@ class SentimentClassifier(keras.Model):
         bidirectional=True,
         pooling="max_mean",
         dropout=0.3,
+        weight_dropout=0.0,
+        embedding_dropout=0.0,
         **kwargs,
     ):
         for name, value, allowed in (("rnn", rnn, RNNS), ("pooling", pooling, POOLINGS)):
@@ -61,14 +68,22 @@ class SentimentClassifier(keras.Model):
         self.bidirectional = bidirectional
         self.pooling = pooling
         self.dropout = dropout
+        self.weight_dropout = weight_dropout
+        self.embedding_dropout = embedding_dropout
 
         recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[rnn]
-        self.embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name="embedding"
+        self.embedding = layers.Embedding(
+            vocab_size,
+            embedding_dim,
+            embedding_dropout=embedding_dropout,
+            mask_zero=True,
+            name="embedding",
         )
         stack = []
         for index in range(depth):
-            layer = recurrent(units, return_sequences=True, name=f"{rnn}_{index}")
+            layer = recurrent(
+                units, return_sequences=True, weight_dropout=weight_dropout, name=f"{rnn}_{index}"
+            )
             stack.append(
                 layers.Bidirectional(layer, name=f"bi_{rnn}_{index}") if bidirectional else layer
             )
@@ -86,7 +101,7 @@ class SentimentClassifier(keras.Model):
 
     def call(self, tokens, training=None):
         mask = tokens > 0
-        h = self.input_dropout(self.embedding(tokens), training=training)
+        h = self.input_dropout(self.embedding(tokens, training=training), training=training)
         h = self.encoder(h, mask=mask, training=training)  # (batch, time, features)
         pooled = self.pool(h, mask)
         return self.classes(self.output_dropout(pooled, training=training))
@@ -131,7 +146,10 @@ class SentimentClassifier(keras.Model):
     @classmethod
     def from_language_model(cls, lm, num_classes, pooling="last_max_mean", dropout=0.3, **kwargs):
         """A classifier reading text as `lm` (a `zoo.models.LanguageModel`) does, forwards,
-        with its embeddings and recurrent layers copied in; the head is new."""
+        with its embeddings and recurrent layers copied in; the head is new. `weight_dropout`
+        and `embedding_dropout` default to the language model's."""
+        kwargs.setdefault("weight_dropout", getattr(lm, "weight_dropout", 0.0))
+        kwargs.setdefault("embedding_dropout", getattr(lm, "embedding_dropout", 0.0))
         model = cls(
             lm.vocab_size,
             num_classes,
@@ -162,6 +180,8 @@ class SentimentClassifier(keras.Model):
             "bidirectional",
             "pooling",
             "dropout",
+            "weight_dropout",
+            "embedding_dropout",
         ):
             config[name] = getattr(self, name)
         return config
