@@ -1,7 +1,7 @@
 """Issue 27 experiment: can decoding alone lower the shipped G2P model's phoneme error rate?
 
     python benchmarks/experiments/g2p_decoding.py [--model g2p-cmudict] [--data DEV.dict]
-        [--beam 8] [--restress]
+        [--beam 8] [--restress] [--max-words N]
 
 1. The model's beam (`--beam` candidates per head word) gets its reranking features (network,
    rescorer, prefix and suffix analogy) and is decided three ways: the folder's weights
@@ -33,6 +33,7 @@ parser.add_argument("--model", default="g2p-cmudict")
 parser.add_argument("--data", default="../shared/data/cmudict/dev.dict")
 parser.add_argument("--beam", type=int, default=8)
 parser.add_argument("--restress", action="store_true")
+parser.add_argument("--max-words", type=int, help="the first N head words only (a quick run)")
 args = parser.parse_args()
 
 loaded = seq2seq.load(args.model)
@@ -42,6 +43,7 @@ if reranker is None:
     raise SystemExit(f"{args.model}: not a reranked model folder")
 weights = reranker.weights.copy()
 words, refs = references(read_cmudict(args.data))
+words, refs = words[: args.max_words], refs[: args.max_words]
 candidates = nbest(model, sides, words, args.beam)
 reranker.weights[1:] = 1.0  # every feature computed
 rows = reranker.feature_rows(sides, words, candidates)
