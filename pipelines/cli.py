@@ -134,6 +134,29 @@ def setting(settings, *names, **kwargs):
     return click.option(*names, field, default=default, show_default=default is not None, **kwargs)
 
 
+def awd_options(settings):
+    """--weight-dropout and --embedding-dropout (AWD-LSTM), for a task whose settings default
+    them to None: off for a new model, the initial model's own with --init."""
+    rate = click.FloatRange(0, 1, max_open=True)
+    options = [
+        setting(
+            settings,
+            "--weight-dropout",
+            type=rate,
+            help="AWD-LSTM: DropConnect rate on the recurrent kernels.  [default: 0; with "
+            "--init the model's own]",
+        ),
+        setting(
+            settings,
+            "--embedding-dropout",
+            type=rate,
+            help="AWD-LSTM: rate of word types dropped from a batch's embeddings.  [default: "
+            "0; with --init the model's own]",
+        ),
+    ]
+    return lambda command: functools.reduce(lambda c, o: o(c), reversed(options), command)
+
+
 def train_options(settings):
     """The options every `train` verb takes (DESIGN: the command line), defaults from the
     task's settings dataclass."""

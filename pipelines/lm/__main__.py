@@ -65,20 +65,7 @@ def main():
     help="AWD-LSTM: draw the --dropout masks once per sequence, not at every step "
     "(with --init: as the model did, unless given).",
 )
-@cli.setting(
-    Settings,
-    "--weight-dropout",
-    type=click.FloatRange(0, 1, max_open=True),
-    help="AWD-LSTM: DropConnect rate on the recurrent kernels.  [default: 0; with --init "
-    "the model's own]",
-)
-@cli.setting(
-    Settings,
-    "--embedding-dropout",
-    type=click.FloatRange(0, 1, max_open=True),
-    help="AWD-LSTM: rate of word types dropped from a batch's embeddings.  [default: 0; "
-    "with --init the model's own]",
-)
+@cli.awd_options(Settings)
 @cli.setting(Settings, "--rnn", type=click.Choice(["lstm", "gru"]))
 @cli.setting(
     Settings,

@@ -61,20 +61,7 @@ def main():
 @cli.setting(Settings, "--rnn", type=click.Choice(["lstm", "gru"]))
 @cli.setting(Settings, "--unidirectional", is_flag=True, help="Read the text forwards only.")
 @cli.setting(Settings, "--dropout", type=click.FloatRange(0, 1, max_open=True))
-@cli.setting(
-    Settings,
-    "--weight-dropout",
-    type=click.FloatRange(0, 1, max_open=True),
-    help="AWD-LSTM: DropConnect rate on the recurrent kernels.  [default: 0; with --init the "
-    "model's own]",
-)
-@cli.setting(
-    Settings,
-    "--embedding-dropout",
-    type=click.FloatRange(0, 1, max_open=True),
-    help="AWD-LSTM: rate of word types dropped from a batch's embeddings.  [default: 0; with "
-    "--init the model's own]",
-)
+@cli.awd_options(Settings)
 @cli.setting(
     Settings,
     "--label-names",
