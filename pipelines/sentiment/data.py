@@ -59,7 +59,9 @@ def label_ids(encoder, rows, source):
         label = encoder.label(raw)
         if label not in encoder.labels:
             known = ", ".join(encoder.labels.tokens)
-            raise DataError(source, f"label {raw!r} unseen in training (known: {known})", line)
+            read = f" (read as {label!r})" if label != raw else ""
+            message = f"label {raw!r}{read} unseen in training (known: {known})"
+            raise DataError(source, message, line)
         ids.append(encoder.labels.id(label))
     return np.asarray(ids, "int32")
 

@@ -8,6 +8,15 @@ from pipelines.io import model_folder
 from pipelines.sentiment.preprocess import SentimentPreprocessor
 
 
+def init_aliases(init_model):
+    """The label names a classifier reads its data's codes as (e.g. `0` -> `negative`), which
+    fine-tuning it on data written the same way keeps; `{}` for a language model."""
+    folder = model_folder(init_model)
+    if os.path.exists(os.path.join(folder, "lm.json")):
+        return {}
+    return SentimentPreprocessor.load(folder).aliases
+
+
 def start_from(
     init_model, labels, aliases, max_tokens, truncate, pooling, dropout, log, regularisation=None
 ):

@@ -131,10 +131,12 @@ class Classifier(Task):
         return ((text, label) for text, label, _ in data.train)
 
     @classmethod
-    def _labels(cls, data, settings):
+    def _labels(cls, data, settings, inherited=None):
+        """The label vocabulary of the training data and the aliases that name its codes:
+        `inherited` (a classifier's own, when fine-tuning it) overridden by `--label-names`."""
         from pipelines.text import Vocabulary
 
-        aliases = parse_label_names(settings.label_names)
+        aliases = {**(inherited or {}), **parse_label_names(settings.label_names)}
         names = sorted({aliases.get(label, label) for _, label in cls._pairs(data)})
         return Vocabulary(names, specials=()), aliases
 
@@ -171,9 +173,9 @@ class Classifier(Task):
 
     @classmethod
     def start_from(cls, data, settings, log):
-        from pipelines.sentiment.model import start_from
+        from pipelines.sentiment.model import init_aliases, start_from
 
-        labels, aliases = cls._labels(data, settings)
+        labels, aliases = cls._labels(data, settings, init_aliases(settings.init))
         model, preprocessor, _ = start_from(
             settings.init,
             labels,

@@ -243,6 +243,13 @@ def test_init_from_a_word_language_model_with_label_names(trained, tmp_path):
     assert json.loads(result.output.strip().splitlines()[-1])["accuracy"] > 0.7
     predicted = json.loads(invoke("predict", "--model", out, "--json", "superb").output)
     assert set(predicted["probabilities"]) == {"negative", "positive"}
+    # fine-tuning that classifier on data written the same way keeps its names and its head
+    again = tmp_path / "again"
+    args = ("--dev", trained["dev"], "--init", out, "--epochs", 1, "--out", again)
+    result = invoke("train", "--train", trained["train"], *args)
+    assert result.exit_code == 0, result.output
+    assert "new output layer" not in result.output
+    assert (again / "labels.txt").read_text() == (out / "labels.txt").read_text()
     bad = invoke(
         "train", "--train", trained["train"], "--label-names", "x", "--out", tmp_path / "b"
     )
