@@ -179,7 +179,9 @@ class TrainingRun:
 
     Args:
         out: the model folder to write.
-        resume: continue from `out.partial/` if a checkpoint is there (else start afresh).
+        resume: continue from `out.partial/` if a checkpoint is there (else start afresh;
+            `DataError` where `out` is already a finished model folder, which a fresh run
+            would replace).
         seed: seeds everything before the model is built.
         log: where progress lines go (default: standard error).
         strategy: `"default"`, `"mirrored"` or `"multi_worker"` (`pipelines.distribute`);
@@ -219,6 +221,13 @@ class TrainingRun:
             with open(os.path.join(self.work, STATE), encoding="utf-8") as handle:
                 self.state = json.load(handle)
         else:
+            finished = os.path.join(self.out, "model.keras")
+            if resume and os.path.exists(finished):  # retraining would replace it
+                raise DataError(
+                    self.out,
+                    "a finished run: --resume continues only an interrupted one"
+                    " (OUT.partial/); to train this model further, --init it into a new --out",
+                )
             if resume:
                 self.log(f"--resume: no checkpoint in {self.work}, starting from epoch 1")
             shutil.rmtree(self.work, ignore_errors=True)

@@ -221,6 +221,10 @@ def test_a_crash_leaves_no_model_folder_and_resume_continues(trained, tmp_path, 
     assert "Epoch 1/2" not in result.output
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
+    result = invoke(*args, "--resume")  # finished: nothing to resume, and it stays as it was
+    assert result.exit_code == 2 and "a finished run" in result.output
+    assert "Traceback" not in result.output and "Epoch 1/2" not in result.output
+    assert json.loads((out / "history.json").read_text()) == history
 
 
 @pytest.mark.parametrize(

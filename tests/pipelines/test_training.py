@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pipelines.errors import DataError
 from pipelines.training import (
     FineTuning,
     LayerwiseAdam,
@@ -156,6 +157,19 @@ def test_resume_without_a_checkpoint_starts_afresh(tmp_path):
     messages = []
     run = TrainingRun(tmp_path / "m", resume=True, log=messages.append)
     assert not run.resumed and "starting from epoch 1" in messages[0]
+
+
+def test_resume_of_a_finished_run_refuses_rather_than_retrain_it(tmp_path):
+    run = TrainingRun(tmp_path / "m", log=lambda m: None)
+    model = new_model()
+    run.fit(model, data(), epochs=1, verbose=0)
+    run.finish(model)
+    before = (tmp_path / "m" / "model.keras").read_bytes()
+    with pytest.raises(DataError, match="a finished run.*--init"):
+        TrainingRun(tmp_path / "m", resume=True, log=lambda m: None)
+    assert (tmp_path / "m" / "model.keras").read_bytes() == before
+    assert not (tmp_path / "m.partial").exists()
+    assert not TrainingRun(tmp_path / "m", log=lambda m: None).resumed  # without --resume: anew
 
 
 def test_write_json_and_plot(tmp_path):
