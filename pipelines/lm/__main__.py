@@ -90,7 +90,8 @@ def main():
     Settings,
     "--reverse",
     is_flag=True,
-    help="A backward model: read every text from its end (right to left).",
+    help="A backward model: read every text from its end (right to left); with --init of a "
+    "forward model, a backward one started from its weights.",
 )
 @cli.setting(
     Settings,

@@ -1,6 +1,7 @@
 """The language-model task: `LM` (a loaded language model: predict, score, sample, evaluate,
 export), its settings, and the parts `pipelines.task.train_task` trains it with."""
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -189,7 +190,12 @@ class LM(Task):
         model = cls._model({**config, **changed}, settings)
         for target, source in zip(model.trainable_weights, old.model.trainable_weights):
             target.assign(source)
-        return model, old.preprocessor
+        preprocessor = old.preprocessor
+        if settings.reverse and not preprocessor.reverse:  # its vocabulary, read backwards
+            preprocessor = copy.copy(preprocessor)
+            preprocessor.reverse = True
+            log(f"a backward model started from the forward model {settings.init}")
+        return model, preprocessor
 
     @classmethod
     def dataset(cls, preprocessor, data, settings, epochs_done):

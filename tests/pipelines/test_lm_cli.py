@@ -386,6 +386,16 @@ def test_awd_regularisation_options_reach_the_model(tmp_path):
     model = lm.load(str(changed)).model
     assert model.weight_dropout == 0.3 and model.dropout == 0.1 and model.locked_dropout
     assert model.rnns[1].cell.weight_dropout == 0.3
+    # --reverse on a forward model: a backward model from its weights; --init keeps a direction
+    backward, again = tmp_path / "backward", tmp_path / "again"
+    result = invoke(*common, "--out", backward, "--reverse")
+    assert result.exit_code == 0, result.output
+    assert "a backward model started from the forward model" in result.output
+    assert json.loads((backward / "lm.json").read_text())["reverse"] is True
+    assert json.loads((kept / "lm.json").read_text()).get("reverse", False) is False
+    result = invoke("train", "--train", text, "--init", backward, "--epochs", 1,
+                    "--batch-size", 2, "--bptt", 5, "--out", again)  # fmt: skip
+    assert result.exit_code == 0 and json.loads((again / "lm.json").read_text())["reverse"]
 
 
 def test_slanted_triangular_rates():
