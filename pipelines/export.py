@@ -84,8 +84,8 @@ def graph_pieces(texts, level, lower=False):
 
 
 def write_archive(out, model, resources, endpoints):
-    """Writes a SavedModel of `model` (and the lookup tables in `resources`) with the given
-    endpoints, `{name: (function, input_signature)}`, atomically."""
+    """Writes a SavedModel of `model` (or a list of models) and the lookup tables in
+    `resources` with the given endpoints, `{name: (function, input_signature)}`, atomically."""
     import keras
 
     from zoo import kernels
@@ -97,7 +97,8 @@ def write_archive(out, model, resources, endpoints):
 
     def _write(folder):
         archive = keras.export.ExportArchive()
-        archive.track(model)
+        for each in model if isinstance(model, (list, tuple)) else [model]:
+            archive.track(each)
         for resource in resources:
             archive.track(resource)
         for name, (function, signature) in endpoints.items():

@@ -1,4 +1,4 @@
-"""`python -m pipelines.sentiment train|evaluate|predict|export`: the command line over
+"""`python -m pipelines.sentiment train|evaluate|predict|ensemble|export`: the command line over
 `pipelines.sentiment` (each command builds the settings, calls the library, prints)."""
 
 import sys
@@ -115,6 +115,25 @@ def predict(model, texts, input_path, as_json):
         else:
             p = record["probabilities"][record["label"]]
             click.echo(f"{record['label']}\t{p:.4f}\t{record['text']}")
+
+
+@main.command()
+@click.option("--model", required=True, help="The classifier (a shipped name or a folder).")
+@click.option(
+    "--with",
+    "members",
+    multiple=True,
+    required=True,
+    help="Another classifier with the same labels, averaged with --model (repeat for more).",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@cli.reports_bad_input
+def ensemble(model, members, out):
+    """Writes --out: --model's classifier that averages its class probabilities with those of
+    the --with classifiers (ULMFiT's forward and backward classifiers), in predict, evaluate
+    and the export. The folder names the others rather than holding a copy."""
+    sentiment.make_ensemble(model, members, out)
+    click.echo(f"ensemble written to {out}", err=True)
 
 
 cli.add_export(

@@ -9,14 +9,15 @@ from pipelines.export import graph_lower, graph_word_tokenize, write_archive
 def graph_classifier_ids(texts, encoder, table):
     """Token ids of a batch of strings as `SentimentPreprocessor.encode` makes them
     (tokenised, lower-cased unless the encoder keeps case, looked up in `table`, truncated to
-    `max_tokens` unless it keeps whole texts; an empty text is one unknown word), in
-    TensorFlow ops: `(batch, steps)` int32, 0-padded. For serving, and for training that
-    streams raw text."""
+    `max_tokens` unless it keeps whole texts, reversed for a backward encoder; an empty text is
+    one unknown word), in TensorFlow ops: `(batch, steps)` int32, 0-padded. For serving, and
+    for training that streams raw text."""
     n, how = encoder.max_tokens, encoder.truncate
     tokens = graph_word_tokenize(texts)[0]
     tokens = graph_lower(tokens) if encoder.lower else tokens
     ids = tf.cast(tf.ragged.map_flat_values(table.lookup, tokens), tf.int32)
     cut = ids if how == "none" else _truncated(ids, n, how)
+    cut = tf.reverse(cut, [1]) if getattr(encoder, "reverse", False) else cut
     kept = cut.row_lengths()
     steps = tf.maximum(tf.reduce_max(tf.concat([kept, [0]], 0)), 1)
     dense = cut.to_tensor(0, shape=tf.stack([tf.shape(texts, out_type=tf.int64)[0], steps]))
@@ -45,16 +46,22 @@ def _truncated(ids, n, how):
     return tf.RaggedTensor.from_row_lengths(flat, kept)
 
 
-def export_classifier(model, encoder, out):
+def export_classifier(model, encoder, out, members=()):
     """A SavedModel of a text classifier (`SentimentPreprocessor` describes its text):
     `serving_default(texts)` with `texts` a (batch,) string tensor returns `probabilities`
-    (batch, classes), `labels` (batch,) the most probable label and `label_names` (classes,)."""
-    table = encoder.words.lookup_table()
+    (batch, classes), `labels` (batch,) the most probable label and `label_names` (classes,).
+    `members`: more `(model, encoder)` pairs with the same labels (an ensemble): the
+    probabilities are the mean of all."""
+    pairs = [(model, encoder), *members]
+    tables = [e.words.lookup_table() for _, e in pairs]
     names = tf.constant(encoder.labels.tokens)
 
     def serve(texts):
-        dense = graph_classifier_ids(texts, encoder, table)
-        probabilities = tf.nn.softmax(tf.cast(model(dense, training=False), tf.float32))
+        each = [
+            tf.nn.softmax(tf.cast(m(graph_classifier_ids(texts, e, t), training=False), "float32"))
+            for (m, e), t in zip(pairs, tables)
+        ]
+        probabilities = tf.add_n(each) / len(each)
         return {
             "probabilities": probabilities,
             "labels": tf.gather(names, tf.argmax(probabilities, axis=1)),
@@ -63,7 +70,7 @@ def export_classifier(model, encoder, out):
 
     write_archive(
         out,
-        model,
-        [table],
+        [m for m, _ in pairs],
+        tables,
         {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")])},
     )

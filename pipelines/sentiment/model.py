@@ -22,10 +22,11 @@ def start_from(
 ):
     """`train --init`: (model, preprocessor, kind) from a classifier folder (fine-tuned; a new
     head when the labels differ) or a word language model (`pipelines.lm train --level word`;
-    its embeddings and recurrent layers become a forward encoder, its vocabulary the
-    classifier's). `regularisation`: `weight_dropout` and `embedding_dropout` to train with
-    (default: the initial model's)."""
+    its embeddings and recurrent layers become the encoder, reading as the model does, forwards
+    or backwards, its vocabulary the classifier's). `regularisation`: `weight_dropout` and
+    `embedding_dropout` to train with (default: the initial model's)."""
     regularisation = regularisation or {}
+    from pipelines.sentiment.ensemble import member_names
     from zoo import registry
     from zoo.models import SentimentClassifier
 
@@ -39,12 +40,16 @@ def start_from(
         model = SentimentClassifier.from_language_model(
             registry.load(folder), len(labels), pooling=pooling, dropout=dropout, **regularisation
         )
-        log(f"encoder from the language model {init_model} ({len(tokens.vocab):,} words)")
+        way = "backward " if tokens.reverse else ""
+        log(f"encoder from the {way}language model {init_model} ({len(tokens.vocab):,} words)")
         preprocessor = SentimentPreprocessor(
-            tokens.vocab, labels, max_tokens, truncate, tokens.lower, aliases
+            tokens.vocab, labels, max_tokens, truncate, tokens.lower, aliases, tokens.reverse
         )
         return model, preprocessor, "lm"
     old, old_pre = registry.load(folder), SentimentPreprocessor.load(folder)
+    others = member_names(folder)
+    if others:
+        log(f"{init_model} is an ensemble: its own classifier is trained, not {', '.join(others)}")
     preprocessor = SentimentPreprocessor(
         old_pre.words,
         labels,
@@ -52,6 +57,7 @@ def start_from(
         old_pre.truncate,
         old_pre.lower,
         {**old_pre.aliases, **aliases},
+        old_pre.reverse,
     )
     new_labels = labels.tokens != old_pre.labels.tokens
     config = old.get_config()

@@ -67,10 +67,24 @@ class Classifier(Task):
     Settings = SentimentSettings
     Preprocessor = SentimentPreprocessor
     monitor = "accuracy"
+    members = ()  # the other classifiers of an ensemble (`pipelines.sentiment.ensemble`)
+
+    @classmethod
+    def load(cls, name_or_path=None):
+        """A shipped classifier by name (`sentiment-sst2` without one) or a folder; with the
+        classifiers its `ensemble.json` names, when it has one."""
+        from pipelines.sentiment.ensemble import load_members
+
+        classifier = super().load(name_or_path)
+        classifier.members = load_members(classifier.folder, classifier.preprocessor.labels)
+        return classifier
 
     def probabilities(self, texts):
-        """(len(texts), labels) class probabilities."""
-        return probabilities(self.model, self.preprocessor, list(texts))
+        """(len(texts), labels) class probabilities (an ensemble's: the mean of its
+        members')."""
+        texts = list(texts)
+        parts = [probabilities(c.model, c.preprocessor, texts) for c in [self, *self.members]]
+        return np.mean(parts, axis=0)
 
     def predict(self, texts):
         """`{"text", "label", "probabilities": {label: p}}` per text."""
@@ -98,7 +112,8 @@ class Classifier(Task):
     def export(self, out):
         from pipelines.sentiment.export import export_classifier
 
-        export_classifier(self.model, self.preprocessor, out)
+        members = [(c.model, c.preprocessor) for c in self.members]
+        export_classifier(self.model, self.preprocessor, out, members)
 
     # === training ===
 
@@ -265,6 +280,7 @@ class Classifier(Task):
                 "max_tokens": preprocessor.max_tokens,
                 "truncate": preprocessor.truncate,
                 "lower": preprocessor.lower,
+                "reverse": preprocessor.reverse,
             },
             "sizes": {"words": len(preprocessor.words), "labels": preprocessor.labels.tokens},
             "extra": {

@@ -118,12 +118,16 @@ def test_graph_ids_match_the_preprocessor(how):
     from pipelines.text import Vocabulary
 
     words = Vocabulary("a b c d e f g h".split())
-    encoder = SentimentPreprocessor(words, Vocabulary(["neg", "pos"], specials=()), 3, how)
+    labels = Vocabulary(["neg", "pos"], specials=())
     texts = ["a b c d e f g h", "a b", "", "h g f e d c b a x y", "B"]
-    graph = graph_classifier_ids(tf.constant(texts), encoder, words.lookup_table()).numpy()
-    for row, text in zip(graph, texts):
-        expected = encoder.encode(text)
-        assert list(row[: len(expected)]) == list(expected) and not row[len(expected) :].any()
+    for reverse in (False, True):  # a backward classifier reads the kept words last first
+        encoder = SentimentPreprocessor(words, labels, 3, how, reverse=reverse)
+        graph = graph_classifier_ids(tf.constant(texts), encoder, words.lookup_table()).numpy()
+        for row, text in zip(graph, texts):
+            expected = encoder.encode(text)
+            assert list(row[: len(expected)]) == list(expected) and not row[len(expected) :].any()
+    forward = SentimentPreprocessor(words, labels, 3, how).encode("a b c d e")
+    assert list(encoder.encode("a b c d e")) == list(forward[::-1])
 
 
 def test_export_matches_predict_on_long_and_odd_texts(trained, tmp_path):
@@ -133,8 +137,18 @@ def test_export_matches_predict_on_long_and_odd_texts(trained, tmp_path):
         "",
         "Ça 🙂 1999",
     ]
+    served_p = served_probabilities(trained["out"], texts, tmp_path)
+    predicted = invoke("predict", "--model", trained["out"], "--json", *texts)
+    for row, line in zip(served_p, predicted.output.strip().splitlines()):
+        expected = json.loads(line)["probabilities"]
+        assert row == pytest.approx([expected["neg"], expected["pos"]], abs=1e-5)
+
+
+def served_probabilities(model, texts, tmp_path):
+    """The probabilities of `model`'s export on `texts`, in a process where `zoo` and
+    `pipelines` cannot be imported."""
     served = tmp_path / "served"
-    assert invoke("export", "--model", trained["out"], "--out", served).exit_code == 0
+    assert invoke("export", "--model", model, "--out", served).exit_code == 0
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -154,11 +168,7 @@ def test_export_matches_predict_on_long_and_odd_texts(trained, tmp_path):
         env=dict(os.environ, PYTHONPATH=""),
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    served_p = json.loads(run.stdout.strip().splitlines()[-1])
-    predicted = invoke("predict", "--model", trained["out"], "--json", *texts)
-    for row, line in zip(served_p, predicted.output.strip().splitlines()):
-        expected = json.loads(line)["probabilities"]
-        assert row == pytest.approx([expected["neg"], expected["pos"]], abs=1e-5)
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def test_folder_layout_and_columns(tmp_path):
@@ -182,37 +192,20 @@ def test_bad_input_exits_2(trained, tmp_path):
     assert result.exit_code == 2 and "unseen.csv:3: label 'meh' unseen in training" in result.output
 
 
-def test_init_from_a_word_language_model_with_label_names(trained, tmp_path):
+def train_word_lm(train, out, *more):
+    """A tiny lower-cased word language model of the reviews (`more`: extra options)."""
     from pipelines.lm.__main__ import main as lm_main
 
-    lm_out = tmp_path / "lm"
-    result = CliRunner().invoke(
-        lm_main,
-        [
-            "train",
-            "--train",
-            trained["train"],
-            "--level",
-            "word",
-            "--lower",
-            "--tie-embeddings",
-            "--units",
-            "8",
-            "--depth",
-            "1",
-            "--embedding-dim",
-            "8",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "4",
-            "--bptt",
-            "10",
-            "--out",
-            str(lm_out),
-        ],
-    )
+    args = ["train", "--train", train, "--level", "word", "--lower", "--tie-embeddings"]
+    args += ["--units", 8, "--depth", 1, "--embedding-dim", 8, "--epochs", 1]
+    args += ["--batch-size", 4, "--bptt", 10, "--out", out, *more]
+    result = CliRunner().invoke(lm_main, [str(a) for a in args])
     assert result.exit_code == 0, result.output
+
+
+def test_init_from_a_word_language_model_with_label_names(trained, tmp_path):
+    lm_out = tmp_path / "lm"
+    train_word_lm(trained["train"], lm_out)
     out = tmp_path / "from-lm"
     result = invoke(
         "train",
@@ -254,6 +247,74 @@ def test_init_from_a_word_language_model_with_label_names(trained, tmp_path):
         "train", "--train", trained["train"], "--label-names", "x", "--out", tmp_path / "b"
     )
     assert bad.exit_code == 2 and "LABEL=NAME" in bad.output
+
+
+def test_backward_classifier_and_an_ensemble_of_two(trained, tmp_path):
+    """A classifier from a backward language model reads texts last word first; an ensemble
+    folder averages its probabilities with another classifier's in predict, evaluate and the
+    export, and names the other rather than copying it."""
+    import numpy as np
+
+    lm_out, backward = tmp_path / "lm-backward", tmp_path / "backward"
+    train_word_lm(trained["train"], lm_out, "--reverse")
+    args = ["--init", lm_out, "--epochs", 4, "--learning-rate", 0.02, "--unfreeze", "all"]
+    result = invoke("train", "--train", trained["train"], "--dev", trained["dev"], *args,
+                    "--out", backward)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "encoder from the backward language model" in result.output
+    reader = sentiment.load(backward).preprocessor
+    assert (
+        reader.reverse
+        and json.loads((backward / "card.json").read_text())["architecture"]["reverse"]
+    )
+    ids = [reader.words.id(w) for w in ["the", "film", "was", "superb"]]
+    assert list(reader.encode("the film was superb")) == ids[::-1]
+
+    both = tmp_path / "both"
+    result = invoke("ensemble", "--model", trained["out"], "--with", backward, "--out", both)
+    assert result.exit_code == 0, result.output
+    assert json.loads((both / "ensemble.json").read_text()) == {"members": [str(backward)]}
+    ensemble = sentiment.load(both)
+    assert [m.folder for m in ensemble.members] == [str(backward)]
+    texts = ["superb film", "the plot was dull and boring", "", "great " * 30]
+    alone = [sentiment.load(f).probabilities(texts) for f in (trained["out"], backward)]
+    np.testing.assert_allclose(ensemble.probabilities(texts), np.mean(alone, 0), atol=1e-6)
+    metrics = json.loads(invoke("evaluate", "--model", both, "--data", trained["dev"],
+                                "--json").output.strip().splitlines()[-1])  # fmt: skip
+    assert metrics["accuracy"] > 0.7 and metrics["examples"] == 60
+    served = served_probabilities(both, texts, tmp_path)
+    for row, record in zip(served, ensemble.predict(texts)):
+        assert row == pytest.approx([record["probabilities"][k] for k in ("neg", "pos")], abs=1e-5)
+    # fine-tuning an ensemble trains its own classifier and says so
+    again = tmp_path / "again"
+    result = invoke("train", "--train", trained["train"], "--init", both, "--epochs", 1,
+                    "--out", again)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "is an ensemble: its own classifier is trained" in result.output
+    assert not (again / "ensemble.json").exists()
+
+
+def test_ensemble_refuses_what_cannot_be_averaged(trained, tmp_path):
+    three = tmp_path / "three.csv"
+    three.write_text("text,label\n" + "superb,pos\nawful,neg\nfine,meh\n" * 10)
+    other = tmp_path / "other"
+    args = ["--train", three, "--epochs", 1, "--units", 4, "--min-count", 1, "--out", other]
+    assert invoke("train", *args).exit_code == 0
+    for model, member, message in (
+        (trained["out"], other, "labels meh, neg, pos differ"),
+        (trained["out"], trained["out"], "the --model classifier itself"),
+        (trained["out"], tmp_path / "nowhere", "no such model"),
+    ):
+        result = invoke("ensemble", "--model", model, "--with", member, "--out", tmp_path / "e")
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert "Traceback" not in result.output and not (tmp_path / "e").exists()
+    (trained["folder"] / "broken").mkdir(exist_ok=True)
+    for name in os.listdir(trained["out"]):
+        if os.path.isfile(trained["out"] / name):
+            (trained["folder"] / "broken" / name).write_bytes((trained["out"] / name).read_bytes())
+    (trained["folder"] / "broken" / "ensemble.json").write_text('{"members": ["nowhere"]}')
+    result = invoke("predict", "--model", trained["folder"] / "broken", "superb")
+    assert result.exit_code == 2 and "no such model" in result.output
 
 
 def test_init_from_a_classifier_with_new_labels_gets_a_new_head(trained, tmp_path):
