@@ -9,6 +9,8 @@ abbreviations (`U.S.`, `Mr.`), numbers (`1,000.50`, `12:30`, `22/11/2026`), hyph
 import re
 from typing import NamedTuple
 
+from pipelines.text.word_chars import word_char
+
 
 class Token(NamedTuple):
     text: str
@@ -26,9 +28,9 @@ class Token(NamedTuple):
 MARK = "\x01"
 STAND_IN = "\x02"
 
-# Python's \w is Unicode; RE2's is ASCII, so letters are written out for each engine.
-_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-_W = {"re": rf"[\w{_COMBINING}]", "re2": r"[\pL\pN\pM_]"}
+# Word characters: one written-out table for both engines (`word_chars`), since Python's \w and
+# RE2's \pL\pN\pM follow different Unicode versions and Python's \w leaves combining marks out.
+_W = {engine: word_char(engine) for engine in ("re", "re2")}
 # White space, the same set for both engines (Python's \s on str, written out; RE2's is ASCII).
 _SPACE = " \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _S = f"[{_SPACE}]"

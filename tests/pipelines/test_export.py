@@ -46,3 +46,22 @@ _ALPHABET = st.sampled_from(
 @given(st.lists(st.lists(_ALPHABET, max_size=25).map("".join), min_size=1, max_size=8))
 def test_graph_tokenizer_matches_on_random_text(texts):
     assert graph_tokens(texts) == python_tokens(texts)
+
+
+def test_both_engines_agree_on_every_word_character_edge():
+    """Word characters come from one written-out table (`word_chars`), not from each engine's
+    own Unicode classes: at every edge of the table (and around it) both split alike. Before,
+    Python's \\w left combining marks out (Devanagari vowel signs) and RE2 knew letters newer
+    than Python's Unicode (U+31350)."""
+    from pipelines.text import word_chars
+
+    points = {0x31350, 0x93E, 0x483}
+    for first, last in word_chars._ranges():
+        points.update({first - 1, first, last, last + 1})
+    texts = [
+        f"0{chr(p)}a {chr(p)}"
+        for p in sorted(points)
+        if 0 < p <= 0x10FFFF and not 0xD800 <= p <= 0xDFFF and p not in (1, 2)
+    ]
+    assert graph_tokens(texts) == python_tokens(texts)
+    assert [t.text for t in word_tokenize("नमस्ते दुनिया")] == ["नमस्ते", "दुनिया"]
