@@ -20,13 +20,13 @@ text last word first.
 
 from pipelines.data import records
 from pipelines.sentiment.data import records_reader
-from pipelines.sentiment.ensemble import make_ensemble
 from pipelines.sentiment.preprocess import SentimentPreprocessor
 from pipelines.sentiment.task import (
     DEFAULT_MODEL,
     Classifier,
     SentimentSettings,
     load,
+    make_ensemble,
     train,
 )
 

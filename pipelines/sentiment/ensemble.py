@@ -6,13 +6,15 @@ a classifier made from a backward language model reads every text last word firs
 folder stays the size of one classifier while the ensemble needs all of them.
 
     python -m pipelines.sentiment ensemble --model runs/forward --with runs/backward --out OUT
+
+This module reads and checks the file; `pipelines.sentiment.task` loads the members
+(`Classifier.load`) and writes ensembles (`make_ensemble`).
 """
 
 import json
 import os
-import shutil
 
-from pipelines.errors import BadSetting, DataError
+from pipelines.errors import DataError
 
 ENSEMBLE = "ensemble.json"
 
@@ -30,24 +32,8 @@ def member_names(folder):
     return list(names)
 
 
-def load_members(folder, labels):
-    """The classifiers `folder` averages with its own, as `Classifier`s of their own (their
-    own `ensemble.json` is not read: no nesting). `DataError` where one is missing or has
-    other labels than `labels`."""
-    from pipelines.io import model_folder
-    from pipelines.sentiment.task import Classifier
-    from zoo import registry
-
-    members = []
-    for name in member_names(folder):
-        where = model_folder(name)
-        member = Classifier(registry.load(where), Classifier.Preprocessor.load(where), where)
-        _check_labels(member, labels, os.path.join(folder, ENSEMBLE))
-        members.append(member)
-    return members
-
-
-def _check_labels(member, labels, where):
+def check_labels(member, labels, where):
+    """`DataError` at `where` when classifier `member`'s labels are not `labels`."""
     found = member.preprocessor.labels.tokens
     if found != labels.tokens:
         raise DataError(
@@ -57,46 +43,8 @@ def _check_labels(member, labels, where):
         )
 
 
-def _stored(name):
+def stored(name):
     """A member as the folder names it: a shipped name as it is, a folder by absolute path."""
     from zoo import registry
 
     return name if name in registry.available() else os.path.abspath(name)
-
-
-def make_ensemble(model, members, out):
-    """Writes the folder `out`: the classifier `model` (a name or folder) with `ensemble.json`
-    naming `members` (names or folders of classifiers with the same labels), and returns it
-    loaded (a `Classifier` whose `members` are set). Its card is `model`'s with an `ensemble`
-    entry."""
-    from pipelines.io import model_folder, read_json, write_atomically, write_json
-    from pipelines.sentiment.task import Classifier
-
-    if not members:
-        raise BadSetting("--with", "name at least one other classifier")
-    source = model_folder(model)
-    own = Classifier.load(source)
-    if own.members:
-        raise BadSetting("--model", f"{source} is an ensemble already; give its members")
-    names = [_stored(os.fspath(name)) for name in members]
-    for name in names:
-        member = Classifier.load(name)
-        if member.members:
-            raise BadSetting("--with", f"{name} is an ensemble; give its members")
-        if os.path.abspath(member.folder) == os.path.abspath(source):
-            raise BadSetting("--with", f"{name} is the --model classifier itself")
-        try:
-            _check_labels(member, own.preprocessor.labels, "--with")
-        except DataError as error:
-            raise BadSetting("--with", error.message) from None
-
-    def write(tmp):
-        shutil.copytree(source, tmp)
-        write_json(os.path.join(tmp, ENSEMBLE), {"members": names})
-        card_path = os.path.join(tmp, "card.json")
-        card = read_json(card_path) if os.path.exists(card_path) else {}
-        card["ensemble"] = {"model": _stored(os.fspath(model)), "members": names}
-        write_json(card_path, card)
-
-    write_atomically(out, write)
-    return Classifier.load(out)

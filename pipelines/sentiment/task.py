@@ -73,10 +73,14 @@ class Classifier(Task):
     def load(cls, name_or_path=None):
         """A shipped classifier by name (`sentiment-sst2` without one) or a folder; with the
         classifiers its `ensemble.json` names, when it has one."""
-        from pipelines.sentiment.ensemble import load_members
+        from pipelines.sentiment.ensemble import ENSEMBLE, check_labels, member_names
 
         classifier = super().load(name_or_path)
-        classifier.members = load_members(classifier.folder, classifier.preprocessor.labels)
+        where = os.path.join(classifier.folder, ENSEMBLE)
+        members = [super(Classifier, cls).load(name) for name in member_names(classifier.folder)]
+        for member in members:  # their own ensemble.json is not read: no nesting
+            check_labels(member, classifier.preprocessor.labels, where)
+        classifier.members = members
         return classifier
 
     def probabilities(self, texts):
@@ -299,6 +303,47 @@ class Classifier(Task):
 def load(name_or_path=None):
     """A classifier: a shipped model's name (default `sentiment-sst2`) or a model folder."""
     return Classifier.load(name_or_path)
+
+
+def make_ensemble(model, members, out):
+    """Writes the folder `out`: the classifier `model` (a name or folder) with `ensemble.json`
+    naming `members` (names or folders of classifiers with the same labels), and returns it
+    loaded (a `Classifier` whose `members` are set). Its card is `model`'s with an `ensemble`
+    entry. See `pipelines.sentiment.ensemble`."""
+    import shutil
+
+    from pipelines.errors import BadSetting, DataError
+    from pipelines.io import model_folder, read_json, write_atomically, write_json
+    from pipelines.sentiment.ensemble import ENSEMBLE, check_labels, stored
+
+    if not members:
+        raise BadSetting("--with", "name at least one other classifier")
+    source = model_folder(model)
+    own = Classifier.load(source)
+    if own.members:
+        raise BadSetting("--model", f"{source} is an ensemble already; give its members")
+    names = [stored(os.fspath(name)) for name in members]
+    for name in names:
+        member = Classifier.load(name)
+        if member.members:
+            raise BadSetting("--with", f"{name} is an ensemble; give its members")
+        if os.path.abspath(member.folder) == os.path.abspath(source):
+            raise BadSetting("--with", f"{name} is the --model classifier itself")
+        try:
+            check_labels(member, own.preprocessor.labels, "--with")
+        except DataError as error:
+            raise BadSetting("--with", error.message) from None
+
+    def write(tmp):
+        shutil.copytree(source, tmp)
+        write_json(os.path.join(tmp, ENSEMBLE), {"members": names})
+        card_path = os.path.join(tmp, "card.json")
+        card = read_json(card_path) if os.path.exists(card_path) else {}
+        card["ensemble"] = {"model": stored(os.fspath(model)), "members": names}
+        write_json(card_path, card)
+
+    write_atomically(out, write)
+    return Classifier.load(out)
 
 
 def train(train, dev=None, out=None, log=None, command=None, **settings):
