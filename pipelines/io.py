@@ -52,3 +52,12 @@ def model_folder(name_or_path):
         return registry.model_dir(name_or_path)
     except FileNotFoundError as error:
         raise DataError(name_or_path, str(error)) from None
+
+
+def stored_name(name_or_path):
+    """How a model folder names another model it needs (a tagger its language models, an
+    ensemble its members): a shipped name as it is, a folder by its absolute path."""
+    from zoo import registry
+
+    name = os.fspath(name_or_path)
+    return name if name in registry.available() else os.path.abspath(name)

@@ -61,7 +61,9 @@ class ContextualEncoder:
         """`--char-lm FORWARD[,BACKWARD]` -> an encoder (None for no value)."""
         if not value:
             return None
-        return cls([_stored(name.strip()) for name in value.split(",") if name.strip()])
+        from pipelines.io import stored_name
+
+        return cls([stored_name(name.strip()) for name in value.split(",") if name.strip()])
 
     def save(self, folder):
         with open(os.path.join(folder, CONTEXTUAL), "w", encoding="utf-8") as handle:
@@ -135,14 +137,6 @@ class ContextualEncoder:
                 }
             )
         return described
-
-
-def _stored(name):
-    """How a tagger's folder names a language model: a shipped name as it is, a folder by its
-    absolute path."""
-    from zoo import registry
-
-    return name if name in registry.available() else os.path.abspath(name)
 
 
 def _check(models):

@@ -41,10 +41,3 @@ def check_labels(member, labels, where):
             f"{member.folder}: labels {', '.join(found)} differ from the ensemble's "
             f"{', '.join(labels.tokens)}",
         )
-
-
-def stored(name):
-    """A member as the folder names it: a shipped name as it is, a folder by absolute path."""
-    from zoo import registry
-
-    return name if name in registry.available() else os.path.abspath(name)

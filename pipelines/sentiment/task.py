@@ -313,8 +313,8 @@ def make_ensemble(model, members, out):
     import shutil
 
     from pipelines.errors import BadSetting, DataError
-    from pipelines.io import model_folder, read_json, write_atomically, write_json
-    from pipelines.sentiment.ensemble import ENSEMBLE, check_labels, stored
+    from pipelines.io import model_folder, read_json, stored_name, write_atomically, write_json
+    from pipelines.sentiment.ensemble import ENSEMBLE, check_labels
 
     if not members:
         raise BadSetting("--with", "name at least one other classifier")
@@ -322,7 +322,7 @@ def make_ensemble(model, members, out):
     own = Classifier.load(source)
     if own.members:
         raise BadSetting("--model", f"{source} is an ensemble already; give its members")
-    names = [stored(os.fspath(name)) for name in members]
+    names = [stored_name(name) for name in members]
     for name in names:
         member = Classifier.load(name)
         if member.members:
@@ -339,7 +339,7 @@ def make_ensemble(model, members, out):
         write_json(os.path.join(tmp, ENSEMBLE), {"members": names})
         card_path = os.path.join(tmp, "card.json")
         card = read_json(card_path) if os.path.exists(card_path) else {}
-        card["ensemble"] = {"model": stored(os.fspath(model)), "members": names}
+        card["ensemble"] = {"model": stored_name(model), "members": names}
         write_json(card_path, card)
 
     write_atomically(out, write)
