@@ -43,6 +43,34 @@ def test_three_lines_give_what_predict_json_prints(task, module, args):
     assert model.folder.endswith(module.DEFAULT_MODEL) and model.card["task"] == task
 
 
+def test_shipped_folders_are_complete_and_name_only_shipped_models():
+    """Each shipped model has its card, stays under 25 MB, and names the other models it
+    needs (an ensemble's members, a tagger's language models) as shipped names, which a
+    fresh clone has."""
+    import os
+
+    from zoo import registry
+
+    names = registry.available()
+    assert {"sentiment-imdb", "sentiment-imdb-backward", "lm-imdb-words-backward"} <= set(names)
+    for name in names:
+        folder = registry.model_dir(name)
+        assert os.path.isfile(os.path.join(folder, "README.md")), name
+        assert os.path.isfile(os.path.join(folder, "card.json")), name
+        size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+        assert size < 25 * 2**20, name
+        for needs in ("ensemble.json", "contextual.json"):
+            path = os.path.join(folder, needs)
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as handle:
+                    named = [v for v in json.load(handle).values() if v]
+                named = [n for v in named for n in (v if isinstance(v, list) else [v])]
+                assert named and all(n in names for n in named), (name, named)
+    ensemble = sentiment.load("sentiment-imdb")
+    assert [os.path.basename(m.folder) for m in ensemble.members] == ["sentiment-imdb-backward"]
+    assert ensemble.members[0].preprocessor.reverse and not ensemble.preprocessor.reverse
+
+
 def test_language_model_scores_and_samples():
     model = lm.load("lm-dinos")
     first, second = model.sample(num=3, seed=3), model.sample(num=3, seed=3)
