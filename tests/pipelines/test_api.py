@@ -52,7 +52,11 @@ def test_shipped_folders_are_complete_and_name_only_shipped_models():
     from zoo import registry
 
     names = registry.available()
-    assert {"sentiment-imdb", "sentiment-imdb-backward", "lm-imdb-words-backward"} <= set(names)
+    pairs = {
+        "sentiment-imdb": "sentiment-imdb-backward",
+        "sentiment-sst2": "sentiment-sst2-backward",
+    }
+    assert {*pairs, *pairs.values(), "lm-imdb-words-backward"} <= set(names)
     for name in names:
         folder = registry.model_dir(name)
         assert os.path.isfile(os.path.join(folder, "README.md")), name
@@ -66,9 +70,10 @@ def test_shipped_folders_are_complete_and_name_only_shipped_models():
                     named = [v for v in json.load(handle).values() if v]
                 named = [n for v in named for n in (v if isinstance(v, list) else [v])]
                 assert named and all(n in names for n in named), (name, named)
-    ensemble = sentiment.load("sentiment-imdb")
-    assert [os.path.basename(m.folder) for m in ensemble.members] == ["sentiment-imdb-backward"]
-    assert ensemble.members[0].preprocessor.reverse and not ensemble.preprocessor.reverse
+    for forward, backward in pairs.items():
+        ensemble = sentiment.load(forward)
+        assert [os.path.basename(m.folder) for m in ensemble.members] == [backward]
+        assert ensemble.members[0].preprocessor.reverse and not ensemble.preprocessor.reverse
 
 
 def test_language_model_scores_and_samples():
