@@ -49,6 +49,8 @@ def test_shipped_folders_are_complete_and_name_only_shipped_models():
     fresh clone has."""
     import os
 
+    from pipelines.ner.contextual import CONTEXTUAL
+    from pipelines.sentiment.ensemble import member_names
     from zoo import registry
 
     names = registry.available()
@@ -63,13 +65,12 @@ def test_shipped_folders_are_complete_and_name_only_shipped_models():
         assert os.path.isfile(os.path.join(folder, "card.json")), name
         size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
         assert size < 25 * 2**20, name
-        for needs in ("ensemble.json", "contextual.json"):
-            path = os.path.join(folder, needs)
-            if os.path.exists(path):
-                with open(path, encoding="utf-8") as handle:
-                    named = [v for v in json.load(handle).values() if v]
-                named = [n for v in named for n in (v if isinstance(v, list) else [v])]
-                assert named and all(n in names for n in named), (name, named)
+        named = member_names(folder)  # an ensemble's members
+        contextual = os.path.join(folder, CONTEXTUAL)  # a tagger's character LMs
+        if os.path.exists(contextual):
+            with open(contextual, encoding="utf-8") as handle:
+                named += json.load(handle)["char_lms"]
+        assert all(n in names for n in named), (name, named)
     for forward, backward in pairs.items():
         ensemble = sentiment.load(forward)
         assert [os.path.basename(m.folder) for m in ensemble.members] == [backward]
