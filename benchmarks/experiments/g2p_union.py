@@ -18,7 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from pipelines.seq2seq.data import read_cmudict, references  # noqa: E402
 from pipelines.seq2seq.decoding import nbest  # noqa: E402
 from pipelines.seq2seq.rerank import (  # noqa: E402
-    load_network,  # noqa: E402
+    FEATURES,
+    load_network,
     sequence_scores,
     tune_with_estimate,
 )
@@ -45,9 +46,8 @@ candidates = [
 flat = [(word, c) for word, found in zip(words, candidates) for c in found]
 scores = [iter(sequence_scores(m, s, *zip(*flat))) for m, s in models.values()]
 # rows in `pipelines.seq2seq.rerank.FEATURES` order: score, rescorer, then the extra model's score
-rows = [
-    [[next(s) for s in scores] + [0.0] * (4 - len(scores)) for _ in found] for found in candidates
-]
+empty = [0.0] * (len(FEATURES) - len(scores))
+rows = [[[next(s) for s in scores] + empty for _ in found] for found in candidates]
 correct = [[c in options for c in found] for found, options in zip(candidates, refs)]
 n = len(words)
 for name, beam in beams.items():

@@ -164,12 +164,23 @@ def predict(model, texts, input_path, beam, network_only, plot_attention, altern
     "--beam", default=4, show_default=True, type=click.IntRange(2), help="Candidates reranked."
 )
 @click.option("--neighbours", default=4, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--graphone-order",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Also rerank with a joint-sequence (graphone) n-gram model of the lexicon of this "
+    "order (6 for a pronouncing dictionary; 0: none). Aligning the lexicon takes minutes "
+    "for CMUdict.",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @cli.reports_bad_input
-def rerank(model, lexicon_sources, dev_source, rescorer, data_format, beam, neighbours, out):
+def rerank(
+    model, lexicon_sources, dev_source, rescorer, data_format, beam, neighbours, graphone_order, out
+):
     """Writes --out: the model with a lexicon of its training data (inputs listed there are
-    answered from it) and n-best reranking (the lexicon's neighbours, the rescorer), the
-    weights tuned on --dev for exact match; prints what they give there."""
+    answered from it) and n-best reranking (the lexicon's neighbours, a graphone model of it,
+    the rescorer), the weights tuned on --dev for exact match; prints what they give there."""
     from pipelines.seq2seq.rerank import build
 
     lexicon = [e for s in lexicon_sources for e in read_examples(s, data_format)]
@@ -178,7 +189,11 @@ def rerank(model, lexicon_sources, dev_source, rescorer, data_format, beam, neig
     second = model_folder(rescorer) if rescorer else None
     if not lexicon and not second:
         raise click.UsageError("give --lexicon, --rescorer or both")
-    cli.print_json(build(folder, out, lexicon, dev, second, beam, neighbours))
+    if graphone_order and not lexicon:
+        raise click.UsageError("--graphone-order needs --lexicon")
+    log = lambda line: click.echo(line, err=True)  # noqa: E731
+    report = build(folder, out, lexicon, dev, second, beam, neighbours, graphone_order, log)
+    cli.print_json(report)
 
 
 cli.add_export(

@@ -7,6 +7,9 @@ A model folder made by `python -m pipelines.seq2seq rerank` holds, beside the ne
   the words it lists before any letter-to-sound model is asked;
 - optionally `rescorer/`: a second model of the same task, usually one trained with
   `train --reverse-targets` (it writes the output right to left, so its errors differ);
+- optionally `graphones.tsv.gz`: the lexicon's pairs cut into graphones, from which a
+  joint-sequence n-gram model of the lexicon is counted when first needed
+  (`pipelines.seq2seq.graphones`);
 - in `seq2seq.json`, `"rerank"`: the weights below and how many neighbours to read.
 
 Every other input is decoded by beam search into `beam` candidates, and the candidate with the
@@ -19,7 +22,8 @@ highest weighted sum of these features is the output:
   with the input, the number of leading target tokens the candidate shares with the
   neighbour's closest target, weighted by the shared share of the input; `suffix` the same
   from the end. "optimal" -> AA1 P T AH0 M AH0 L makes AA1 P T AH0 M AH0 the likelier reading
-  of "optima" than AA1 P T IH0 M AH0.
+  of "optima" than AA1 P T IH0 M AH0;
+- `joint`: the joint-sequence n-gram model's log-probability of (input, candidate).
 
 The weights are tuned on a development set for exact match by coordinate ascent over a grid
 (`tune`), and `rerank` reports a two-fold estimate (weights tuned on one half of the
@@ -36,11 +40,13 @@ import numpy as np
 
 from pipelines.seq2seq.data import references
 from pipelines.seq2seq.decoding import nbest
+from pipelines.seq2seq.graphones import GraphoneModel
 from pipelines.seq2seq.preprocess import Seq2SeqPreprocessor
 
 LEXICON = "lexicon.tsv.gz"
 RESCORER = "rescorer"
-FEATURES = ("score", "rescorer", "prefix", "suffix")
+GRAPHONES = "graphones.tsv.gz"
+FEATURES = ("score", "rescorer", "prefix", "suffix", "joint")
 GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0)
 MIN_SHARED = 3  # characters a neighbour must share with the input
 
@@ -203,42 +209,68 @@ def load_network(name_or_path):
 
 
 class Reranker:
-    """The lexicon, the rescorer and the weights a reranked model folder holds."""
+    """The lexicon, the rescorer, the graphone model and the weights a reranked model folder
+    holds. `graphones`: a GraphoneModel, or a function that makes one (called when the
+    feature is first needed: counting CMUdict's n-grams takes seconds)."""
 
-    def __init__(self, weights, neighbours=4, lexicon=None, rescorer=None):
+    def __init__(self, weights, neighbours=4, lexicon=None, rescorer=None, graphones=None, order=0):
         self.weights = np.asarray([weights.get(name, 0.0) for name in FEATURES], "float64")
         self.neighbours, self.lexicon, self.rescorer = neighbours, lexicon, rescorer
+        self._graphones, self.graphone_order = graphones, order
 
     @classmethod
     def load(cls, folder, settings):
-        lexicon = rescorer = None
+        lexicon = rescorer = graphones = None
         if os.path.exists(os.path.join(folder, LEXICON)):
             lexicon = Lexicon.load(os.path.join(folder, LEXICON))
         if os.path.isdir(os.path.join(folder, RESCORER)):
             rescorer = load_network(os.path.join(folder, RESCORER))
-        return cls(settings["weights"], settings.get("neighbours", 4), lexicon, rescorer)
+        order = settings.get("graphone_order", 0)
+        if order and os.path.exists(os.path.join(folder, GRAPHONES)):
+            path = os.path.join(folder, GRAPHONES)
+            graphones = lambda: GraphoneModel.load(path)  # noqa: E731
+        neighbours = settings.get("neighbours", 4)
+        return cls(settings["weights"], neighbours, lexicon, rescorer, graphones, order)
+
+    @property
+    def graphones(self):
+        if callable(self._graphones):
+            self._graphones = self._graphones()
+        return self._graphones
 
     def settings(self):
-        return {
+        found = {
             "weights": dict(zip(FEATURES, map(float, self.weights))),
             "neighbours": self.neighbours,
         }
+        if self._graphones is not None:
+            found["graphone_order"] = self.graphone_order
+        return found
 
     def feature_rows(self, sides, texts, candidates):
         """(candidates, features) per input; `candidates` lists (output, score) per input."""
         split = lambda t: Seq2SeqPreprocessor.split(t, sides.target_level)  # noqa: E731
-        rows = [[[score, 0.0, 0.0, 0.0] for _, score in found] for found in candidates]
+        rows = [
+            [[score] + [0.0] * (len(FEATURES) - 1) for _, score in found] for found in candidates
+        ]
         if self.rescorer is not None and self.weights[1]:  # weight 0: not worth the network
             flat = [(t, out) for t, found in zip(texts, candidates) for out, _ in found]
             scores = iter(sequence_scores(*self.rescorer, *zip(*flat)) if flat else [])
             for row in rows:
                 for features in row:
                     features[1] = next(scores)
-        if self.lexicon is not None and self.weights[2:].any():
+        if self.lexicon is not None and self.weights[2:4].any():
             for text, found, row in zip(texts, candidates, rows):
                 key = sides.fold(text)
                 for (output, _), features in zip(found, row):
-                    features[2:] = analogy(split(output), key, self.lexicon, self.neighbours, split)
+                    features[2:4] = analogy(
+                        split(output), key, self.lexicon, self.neighbours, split
+                    )
+        if self._graphones is not None and self.weights[4]:
+            for text, found, row in zip(texts, candidates, rows):
+                key = sides.fold(text)
+                for (output, _), features in zip(found, row):
+                    features[4] = self.graphones.logprob(key, split(output))
         return rows
 
     def decode(self, model, sides, texts, beam, batch_size=256):
@@ -260,19 +292,41 @@ class Reranker:
         return results
 
 
-def build(model_folder, out, lexicon_examples, dev_examples, rescorer_folder, beam, neighbours):
+def graphone_model(lexicon, target_level, order, log=None):
+    """The joint-sequence model of every (source, target) pair `lexicon` lists."""
+    split = lambda t: Seq2SeqPreprocessor.split(t, target_level)  # noqa: E731
+    pairs = [(s, split(t)) for s, targets in lexicon.entries.items() for t in targets]
+    return GraphoneModel.train(pairs, order, log=log)
+
+
+def build(
+    model_folder,
+    out,
+    lexicon_examples,
+    dev_examples,
+    rescorer_folder,
+    beam,
+    neighbours,
+    graphone_order=0,
+    log=None,
+):
     """Writes `out`: `model_folder` with a lexicon of `lexicon_examples` (if any), the rescorer
-    (if any) and weights tuned on `dev_examples`; returns what it measured on them."""
+    (if any), a joint-sequence model of the lexicon of `graphone_order` (0: none) and weights
+    tuned on `dev_examples`; returns what it measured on them."""
     from pipelines.io import write_atomically, write_json
 
     model, sides = load_network(model_folder)
-    lexicon = None
+    lexicon = graphones = None
     if lexicon_examples:
         lexicon = Lexicon((sides.fold(s), t) for s, t, _ in lexicon_examples)
     if lexicon is None and rescorer_folder is None:
         raise ValueError("reranking needs a lexicon, a rescorer or both")
+    if graphone_order and lexicon is None:
+        raise ValueError("a graphone model needs a lexicon")
     rescorer = load_network(rescorer_folder) if rescorer_folder else None
-    reranker = Reranker({"score": 1.0}, neighbours, lexicon, rescorer)
+    if graphone_order:
+        graphones = graphone_model(lexicon, sides.target_level, graphone_order, log)
+    reranker = Reranker({"score": 1.0}, neighbours, lexicon, rescorer, graphones, graphone_order)
     reranker.weights[1:] = 1.0  # every feature computed while tuning
     sources, refs = references(dev_examples)
     candidates = nbest(model, sides, sources, beam)
@@ -283,6 +337,7 @@ def build(model_folder, out, lexicon_examples, dev_examples, rescorer_folder, be
     lexicon_right = sum(known[0] in options for known, options in zip(listed, refs) if known)
     free = [i for i, known in enumerate(listed) if not known]
     used = ["score"] + ["rescorer"] * (rescorer is not None) + ["prefix", "suffix"] * bool(lexicon)
+    used += ["joint"] * (graphones is not None)
 
     reranker.weights, free_right, held_out_right = tune_with_estimate(
         [rows[i] for i in free], [correct[i] for i in free], used
@@ -300,10 +355,14 @@ def build(model_folder, out, lexicon_examples, dev_examples, rescorer_folder, be
 
     def write(tmp):
         shutil.copytree(
-            model_folder, tmp, ignore=shutil.ignore_patterns(LEXICON, RESCORER, "rerank.json")
+            model_folder,
+            tmp,
+            ignore=shutil.ignore_patterns(LEXICON, RESCORER, GRAPHONES, "rerank.json"),
         )
         if lexicon is not None:
             lexicon.save(os.path.join(tmp, LEXICON))
+        if graphones is not None:
+            graphones.save(os.path.join(tmp, GRAPHONES))
         if rescorer_folder:
             os.makedirs(os.path.join(tmp, RESCORER))
             for name in ("model.keras", "source.txt", "target.txt", "seq2seq.json", "card.json"):

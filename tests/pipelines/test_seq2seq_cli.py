@@ -379,18 +379,19 @@ def test_analogy_prefers_the_neighbours_reading():
     assert analogy(right, "optima", lexicon, 4, split) == pytest.approx([6 + 5, 4 / 6 * 2])
     assert analogy(wrong, "optima", lexicon, 4, split) == pytest.approx([3 + 5 / 6 * 3, 4 / 6 * 3])
     # tuning: the network prefers the wrong reading a little; the prefix feature overrules it
-    rows = [[[-0.1, 0.0, 6.0, 2.0], [-0.3, 0.0, 12.0, 1.3]], [[-0.1, 0.0, 1.0, 0.0]] * 2]
+    rows = [[[-0.1, 0.0, 6.0, 2.0, -9.0], [-0.3, 0.0, 12.0, 1.3, -9.0]], [[-0.1, 0, 1, 0, -9]] * 2]
     correct = [[False, True], [True, False]]
     weights = tune(rows, correct)
     assert weights[0] == 1.0 and [choose(r, weights) for r in rows] == [1, 0]
-    assert tune(rows[1:], correct[1:]).tolist() == [1.0, 0.0, 0.0, 0.0]  # nothing to gain
+    assert tune(rows[1:], correct[1:]).tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # nothing to gain
 
 
 def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left, tmp_path):
     folder, out = trained["folder"], tmp_path / "reranked"
     (folder / "lexicon.tsv").write_text("abcd\tdcba\nbeef\tfeeb\nzz\tyy\n")  # zz: a made-up answer
     args = ["--model", trained["out"], "--lexicon", folder / "lexicon.tsv", "--out", out]
-    result = invoke("rerank", *args, "--dev", folder / "dev.tsv", "--rescorer", right_to_left)
+    dev = ["--dev", folder / "dev.tsv", "--graphone-order", 3]
+    result = invoke("rerank", *args, *dev, "--rescorer", right_to_left)
     assert result.exit_code == 0, result.output
     report = lines_of(result.output)[-1]
     sources, _ = s2s_data.references(s2s_data.read_pairs(folder / "dev.tsv"))
@@ -402,8 +403,14 @@ def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left,
         "rescorer",
         "prefix",
         "suffix",
+        "joint",
     }
-    assert (out / "lexicon.tsv.gz").exists() and (out / "rescorer" / "model.keras").exists()
+    assert settings["rerank"]["graphone_order"] == 3
+    for name in ("lexicon.tsv.gz", "graphones.tsv.gz", "rescorer/model.keras"):
+        assert (out / name).exists()
+    graphones = seq2seq.load(str(out)).preprocessor.reranker.graphones  # counted when needed
+    assert graphones.order == 3
+    assert graphones.logprob("abcd", list("dcba")) > graphones.logprob("abcd", list("dcbb"))
     metrics = lines_of(
         invoke("evaluate", "--model", out, "--data", folder / "dev.tsv", "--json").output
     )[-1]
@@ -457,6 +464,8 @@ def test_rerank_with_a_rescorer_alone(trained, right_to_left, tmp_path):
     assert metrics["wer"] == pytest.approx(report["wer_reranked"])
     result = invoke("rerank", *args[:4], "--out", tmp_path / "neither")
     assert result.exit_code == 2 and "--lexicon, --rescorer or both" in result.output
+    result = invoke("rerank", *args, "--rescorer", right_to_left, "--graphone-order", 6)
+    assert result.exit_code == 2 and "--graphone-order needs --lexicon" in result.output
 
 
 def test_stress_free_metrics_for_arpabet_targets():
