@@ -38,6 +38,7 @@ import shutil
 
 import numpy as np
 
+from pipelines.errors import DataError
 from pipelines.seq2seq.data import references
 from pipelines.seq2seq.decoding import nbest
 from pipelines.seq2seq.graphones import GraphoneModel
@@ -226,8 +227,10 @@ class Reranker:
         if os.path.isdir(os.path.join(folder, RESCORER)):
             rescorer = load_network(os.path.join(folder, RESCORER))
         order = settings.get("graphone_order", 0)
-        if order and os.path.exists(os.path.join(folder, GRAPHONES)):
+        if order:
             path = os.path.join(folder, GRAPHONES)
+            if not os.path.exists(path):
+                raise DataError(path, "missing: seq2seq.json names a graphone model")
             graphones = lambda: GraphoneModel.load(path)  # noqa: E731
         neighbours = settings.get("neighbours", 4)
         return cls(settings["weights"], neighbours, lexicon, rescorer, graphones, order)

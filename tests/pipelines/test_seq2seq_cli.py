@@ -4,6 +4,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -411,6 +412,10 @@ def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left,
     graphones = seq2seq.load(str(out)).preprocessor.reranker.graphones  # counted when needed
     assert graphones.order == 3
     assert graphones.logprob("abcd", list("dcba")) > graphones.logprob("abcd", list("dcbb"))
+    shutil.copytree(out, tmp_path / "broken")
+    (tmp_path / "broken" / "graphones.tsv.gz").unlink()
+    result = invoke("predict", "--model", tmp_path / "broken", "fed")
+    assert result.exit_code == 2 and "graphones.tsv.gz: missing" in result.output
     metrics = lines_of(
         invoke("evaluate", "--model", out, "--data", folder / "dev.tsv", "--json").output
     )[-1]
