@@ -47,14 +47,14 @@ def test_joint_model_prefers_what_the_lexicon_spells(tmp_path):
     # "phox": ph as in phone, ox as in fox
     right, wrong = "F AA1 K S".split(), "P HH AA1 K S".split()
     assert model.logprob("phox", right) > model.logprob("phox", wrong) + 1
-    # "hone": more likely HH OW1 N (tone, bone) than HH AA1 N E...
+    # "hone": HH OW1 N as in tone and bone, rather than HH AA1 N
     assert model.logprob("hone", "HH OW1 N".split()) > model.logprob("hone", "HH AA1 N".split())
     # the probabilities of the next graphone sum to one in any context, less the share kept
     # for graphones never seen (the uniform distribution's one unseen slot)
     ids = model.ids
     ph, o, ne = ids[("ph", ("F",))], ids[("o", ("OW1",))], ids[("ne", ("N",))]
+    seen = {g for sequence in model.sequences for g in sequence} | {1}  # 1: the sequence's end
     for context in [(0, 0), (0, ph), (o, ne), (ne, ph)]:  # 0: the sequence's start
-        seen = {g for ids_ in model.sequences for g in ids_} | {1}  # 1: the sequence's end
         total = sum(model.probability(context + (g,)) for g in seen)
         assert 0.95 < total < 1.0
         assert total + model.probability(context + (model.unseen,)) == pytest.approx(1.0)
