@@ -20,8 +20,8 @@ model for the same reason).
   segmentation with the n-gram model.
 
 The model folder keeps the alignment (`graphones.tsv.gz`: the graphones and their
-probabilities, then each lexicon pair's segmentation), so loading counts n-grams (a second or
-two for CMUdict) instead of aligning again (minutes).
+probabilities, then each lexicon pair's segmentation), so loading counts n-grams (2-3 s for
+CMUdict) instead of aligning again (minutes).
 """
 
 import collections
@@ -124,7 +124,7 @@ class GraphoneModel:
     end), `sequences` the lexicon's segmentations as ids, `units` the alignment's graphone
     probabilities with which `logprob` segments a new pair (by default the graphones'
     frequencies in `sequences`). N-grams are counted with numpy under 64-bit polynomial hash
-    keys (`ngram_key`): a CMUdict model counts in about a second."""
+    keys (`ngram_key`): CMUdict's model counts in 2-3 s on 2 cores."""
 
     def __init__(self, graphones, sequences, order=6, units=None, discount=0.75):
         self.order, self.discount = order, discount
