@@ -34,7 +34,6 @@ import numpy as np
 
 CHUNKS = ((1, 0), (1, 1), (1, 2), (2, 1))  # (source characters, target tokens) per graphone
 FLOOR = 1e-12  # the probability of a graphone the lexicon never spelled, when segmenting
-START, END = "<s>", "</s>"
 
 
 def _chunks(source, tokens, i, j, forwards=True):
