@@ -1,5 +1,7 @@
 """Building a tagger, and carrying one over to new vocabularies (`--init`)."""
 
+import numpy as np
+
 ARCHITECTURE = {
     "word_dim": 100,
     "char_dim": 25,
@@ -30,10 +32,11 @@ def build_tagger(vocabs, architecture, vectors=None, log=None):
     return model
 
 
-def grow(old_model, old, new, architecture, log):
+def grow(old_model, old, new, architecture, log, correspondence=None):
     """`old_model` carried over to the vocabularies `new` (a superset of `old`'s words and
     characters): known rows keep their embeddings, new ones start fresh; the tag head is kept
-    when the tag set is unchanged and replaced otherwise."""
+    when the tag set is unchanged and replaced otherwise. A new head starts from the old one
+    through `correspondence` (`tag_correspondence`) when it is given, fresh when not."""
     model = build_tagger(new, architecture)
     same_tags = new.tags.tokens == old.tags.tokens
     for layer, source in zip(model.layers, old_model.layers):  # built in the same order
@@ -43,12 +46,41 @@ def grow(old_model, old, new, architecture, log):
             fresh[: len(table)] = table
             layer.set_weights([fresh])
         elif layer.name in ("tag_scores", "crf") and not same_tags:
-            continue
+            if correspondence is not None:
+                layer.set_weights(mapped_head(layer.name, source.get_weights(), correspondence))
         else:
             layer.set_weights(source.get_weights())
+    head = "tag head kept" if same_tags else f"new tag head for {len(new.tags) - 1} tags"
+    if not same_tags and correspondence is not None:
+        head += ", started from the old tags the old model gives their words"
     log(
         f"--init: {len(new.words) - len(old.words):,} new words, "
-        f"{len(new.chars) - len(old.chars):,} new characters, "
-        + ("tag head kept" if same_tags else f"new tag head for {len(new.tags) - 1} tags")
+        f"{len(new.chars) - len(old.chars):,} new characters, {head}"
     )
     return model
+
+
+def tag_correspondence(pairs, new_size, old_size, prior=0.1):
+    """P(old tag | new tag) as a (new_size, old_size) matrix, from (new id, old id) pairs: a
+    token's tag in the new data and the tag the old model gives it. Padding maps to padding
+    alone; `prior` (> 0) is added to every cell of the real tags, so that a tag seen rarely or
+    never still has a distribution."""
+    counts = np.full((new_size, old_size), float(prior))
+    counts[0], counts[:, 0] = 0.0, 0.0
+    counts[0, 0] = 1.0
+    if len(pairs):
+        np.add.at(counts, tuple(np.asarray(pairs).T), 1.0)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def mapped_head(name, weights, correspondence):
+    """A new tag head's weights from the old head's: each new tag's emission weights and CRF
+    transitions are the old tags' averaged under P(old | new), so that the new tags start
+    out where the old model already separated their words (Dense kernel/bias; CRF
+    transitions, start, end)."""
+    p = correspondence
+    if name == "tag_scores":
+        kernel, bias = weights
+        return [kernel @ p.T, p @ bias]
+    transitions, start, end = weights
+    return [p @ transitions @ p.T, p @ start, p @ end]

@@ -7,8 +7,8 @@ from pipelines.data import records
 from pipelines.errors import BadSetting, DataError
 from pipelines.ner.contextual import ContextualEncoder
 from pipelines.ner.data import StreamedSentences, make_dataset, read_tagged, stream_dataset
-from pipelines.ner.inference import annotate, evaluate_model
-from pipelines.ner.model import ARCHITECTURE, build_tagger, grow
+from pipelines.ner.inference import annotate, evaluate_model, tag_batch
+from pipelines.ner.model import ARCHITECTURE, build_tagger, grow, tag_correspondence
 from pipelines.ner.preprocess import MAX_WORD_CHARS, NERPreprocessor
 from pipelines.task import Task, TrainingData, TrainSettings, train_task
 
@@ -124,7 +124,9 @@ class Tagger(Task):
             old_vocabs.tags if known else fresh.tags,
             old_vocabs.contextual,
         )
-        return grow(old.model, old_vocabs, preprocessor, architecture, log), preprocessor
+        correspondence = None if known else old_tags_of(old, data.train, preprocessor.tags)
+        model = grow(old.model, old_vocabs, preprocessor, architecture, log, correspondence)
+        return model, preprocessor
 
     @classmethod
     def compile(cls, model, settings):
@@ -194,6 +196,22 @@ class Tagger(Task):
                 "char_lms": preprocessor.contextual.describe() if preprocessor.contextual else None,
             },
         }
+
+
+def old_tags_of(old, sentences, tags, sample=2000):
+    """`tag_correspondence` between the new data's tags and what the old tagger predicts for
+    the same tokens, over the first `sample` training sentences."""
+    import itertools
+
+    sample = list(itertools.islice(iter(sentences), sample))
+    predicted = tag_batch(old.model, old.preprocessor, [tokens for tokens, _ in sample])
+    old_ids = old.preprocessor.tags.id
+    pairs = [
+        (tags.id(gold), old_ids(guess))
+        for (_, gold_tags), (guessed, _) in zip(sample, predicted)
+        for gold, guess in zip(gold_tags, guessed)
+    ]
+    return tag_correspondence(pairs, len(tags), len(old.preprocessor.tags))
 
 
 def load(name_or_path=None):

@@ -179,9 +179,33 @@ def test_init_fine_tunes_with_a_new_tag_set(trained, tmp_path):
     old, new = NERPreprocessor.load(trained["out"]), tuned.preprocessor
     assert new.words.tokens[: len(old.words)] == old.words.tokens  # known words keep their ids
     assert "Acme" in new.words and "B-ORG" in new.tags
-    assert any("new tag head" in m for m in messages)
+    assert any("new tag head" in m and "started from the old tags" in m for m in messages)
     assert any("lowest 1 of 2 levels frozen" in m for m in messages)  # epoch 1: head only
     assert tuned.card["init"] == str(trained["out"])
+
+
+def test_a_new_tag_head_starts_from_the_old_tags_it_corresponds_to():
+    import numpy as np
+
+    from pipelines.ner.model import mapped_head, tag_correspondence
+
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.normal(size=(6, 4)), rng.normal(size=4)
+    transitions, start, end = rng.normal(size=(4, 4)), rng.normal(size=4), rng.normal(size=4)
+    # new tags 1, 2, 3, 4 are always predicted as old 3, 1, 2, 2
+    pairs = [(1, 3), (2, 1), (3, 2), (4, 2)] * 5
+    p = tag_correspondence(pairs, 5, 4, prior=0.0)
+    assert p.tolist() == np.eye(4)[[0, 3, 1, 2, 2]].tolist()
+    new_kernel, new_bias = mapped_head("tag_scores", [kernel, bias], p)
+    assert np.allclose(new_kernel, kernel[:, [0, 3, 1, 2, 2]])
+    assert np.allclose(new_bias, bias[[0, 3, 1, 2, 2]])
+    new_transitions, new_start, new_end = mapped_head("crf", [transitions, start, end], p)
+    assert np.allclose(new_transitions, transitions[[0, 3, 1, 2, 2]][:, [0, 3, 1, 2, 2]])
+    assert np.allclose(new_start, start[[0, 3, 1, 2, 2]])
+    assert np.allclose(new_end, end[[0, 3, 1, 2, 2]])
+    smoothed = tag_correspondence([(1, 3)], 3, 4)  # tag 2 never seen: the prior alone
+    assert np.allclose(smoothed.sum(axis=1), 1.0)
+    assert np.allclose(smoothed[2], [0, 1 / 3, 1 / 3, 1 / 3])
 
 
 def test_a_crash_leaves_no_model_folder_and_resume_continues(trained, tmp_path, monkeypatch):
