@@ -208,7 +208,8 @@ def _data_options(settings):
             "--average",
             type=click.IntRange(2),
             help="After every epoch also try the mean of the last N epochs' weights on the dev "
-            "data (checkpoint averaging); kept when it is the best.",
+            "data (checkpoint averaging); kept when it is the best. Without --dev the model is "
+            "the mean of the last N epochs.",
         ),
         setting(
             settings,

@@ -293,7 +293,9 @@ class TrainingRun:
                 `average` epochs (checkpoint averaging) after every epoch from the second on:
                 its dev metrics go into the history as `dev_avg_*`, and it is kept as the best
                 model when it beats every epoch and average before it (an improvement for
-                `patience` and `lr_decay` too). Training goes on from the epoch's own weights.
+                `patience` and `lr_decay` too). Without `evaluate` there is nothing to compare:
+                the model is the mean of the last `average` epochs (of all, when fewer ran).
+                Training goes on from the epoch's own weights.
         Returns:
             dict: `epochs` run, `best_epoch`, `best` (the dev metrics of the best epoch),
             `best_averaged` (`[first, last]` epoch when the best is an average, else None),
@@ -417,7 +419,7 @@ class _EpochEnd(keras.callbacks.Callback):
         self.run, self.state = run, state
         self.evaluate, self.monitor, self.mode, self.patience = evaluate, monitor, mode, patience
         self.lr_decay = lr_decay
-        self.average = average if average and average > 1 and evaluate else None
+        self.average = average if average and average > 1 else None
         self.window = self._load_window()
         self.started = None
 
@@ -446,6 +448,13 @@ class _EpochEnd(keras.callbacks.Callback):
             return False
         for variable, *values in zip(variables, *self.window):
             variable.assign(np.mean(values, axis=0))
+        if not self.evaluate:  # no dev data to compare with: the mean is the model
+            self.state["best_epoch"] = epoch + 1
+            self.state["best_averaged"] = [epoch + 2 - len(self.window), epoch + 1]
+            self.model.save_weights(os.path.join(self.run.work, BEST))
+            for variable, value in zip(variables, current):
+                variable.assign(value)
+            return False
         dev = self.evaluate(self.model)
         record.update({f"dev_avg_{k}": v for k, v in dev.items() if isinstance(v, (int, float))})
         value = dev[self.monitor] if self.monitor else None
@@ -513,8 +522,12 @@ class _EpochEnd(keras.callbacks.Callback):
             shown += f" (average of the last {len(self.window)}: {name} "
             shown += f"{record[f'dev_avg_{name}']:.4f})"
             name = f"{name}, averaged over epochs {window[0]}-{window[1]}" if window else name
+        if not self.evaluate and self.average and len(self.window) > 1:
+            first, last = self.state["best_averaged"]
+            shown = f"model: the mean of epochs {first}-{last}"
         self.run.log(
-            f"epoch {epoch + 1}: loss {record['loss']:.4f}{' dev ' + shown if shown else ''}"
+            f"epoch {epoch + 1}: loss {record['loss']:.4f}{' dev ' + shown if dev else ''}"
+            f"{'  ' + shown if shown and not dev else ''}"
             f" ({seconds:.0f} s){'  best ' + name if improved else ''}"
             f"{decayed}{'  early stop' if self.state.get('stopped') else ''}"
         )

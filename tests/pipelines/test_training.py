@@ -240,6 +240,30 @@ def test_checkpoint_averaging_is_kept_when_best_and_survives_resume(tmp_path):
     assert not np.allclose(seen[3][0], (seen[0][0] + seen[1][0]) / 2)
 
 
+def test_without_dev_data_the_model_is_the_mean_of_the_last_epochs(tmp_path):
+    """--average 2 and nothing to evaluate on: the model written is the mean of the last two
+    epochs' weights, across a resume too."""
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append([v.numpy().copy() for v in self.model.trainable_variables])
+
+    messages = []
+    run = TrainingRun(tmp_path / "m", log=messages.append)
+    result = run.fit(new_model(), data(), 2, average=2, callbacks=[Record()], verbose=0)
+    assert result["best_averaged"] == [1, 2] and result["best_epoch"] == 2
+    assert "model: the mean of epochs 1-2" in messages[-1]
+    for got, first, second in zip(best_weights(tmp_path), seen[0], seen[1]):
+        np.testing.assert_allclose(got, (first + second) / 2, rtol=1e-6)
+    resumed = TrainingRun(tmp_path / "m", resume=True, log=lambda m: None)
+    model = resumed.load_checkpoint()
+    result = resumed.fit(model, data(), 3, average=2, callbacks=[Record()], verbose=0)
+    assert result["best_averaged"] == [2, 3]
+    for got, second, third in zip(model.trainable_variables, seen[1], seen[2]):
+        np.testing.assert_allclose(got.numpy(), (second + third) / 2, rtol=1e-6)
+
+
 def best_weights(tmp_path):
     model = new_model()
     model.load_weights(tmp_path / "m.partial" / "best.weights.h5")
