@@ -63,8 +63,8 @@ def grow(old_model, old, new, architecture, log, correspondence=None):
 def tag_correspondence(pairs, new_size, old_size, prior=0.1):
     """P(old tag | new tag) as a (new_size, old_size) matrix, from (new id, old id) pairs: a
     token's tag in the new data and the tag the old model gives it. Padding maps to padding
-    alone; `prior` (> 0) is added to every cell of the real tags, so that a tag seen rarely or
-    never still has a distribution."""
+    alone; `prior` is added to every cell of the real tags, so that a tag seen rarely or never
+    still has a distribution (with `prior=0`, every new tag must occur in `pairs`)."""
     counts = np.full((new_size, old_size), float(prior))
     counts[0], counts[:, 0] = 0.0, 0.0
     counts[0, 0] = 1.0
