@@ -5,9 +5,9 @@ trained Keras model and its preprocessor (the vocabularies and settings that tur
 ids and back). `Task.load(name_or_path)` reads a model folder; `predict`, `evaluate` and
 `export` are the verbs of the command line as Python methods. For training a task fills in
 its parts (read the data, build the preprocessor and the model, start from another model,
-datasets, dev metrics, schedules, the card) and `train_task` runs them in the order every
-task shares: seeds, strategy and precision, `--resume`, `--init`, fit with early stopping and
-averaging, card, atomic finish.
+datasets, dev metrics, schedules, what is fitted after training, the card) and `train_task`
+runs them in the order every task shares: seeds, strategy and precision, `--resume`,
+`--init`, fit with early stopping and averaging, calibration, card, atomic finish.
 
     from pipelines import ner
     tagger = ner.load()                                  # the shipped default
@@ -183,6 +183,12 @@ class Task:
         raise NotImplementedError
 
     @classmethod
+    def calibrate(cls, model, preprocessor, data, settings, log):
+        """Fits (in `model`) what the task fits after training, such as a decision threshold
+        on the dev data; returns what it fitted, for the card and the summary, or None."""
+        return None
+
+    @classmethod
     def describe(cls, model, preprocessor, settings, data):
         """`architecture`, `sizes` and `extra` entries of the card."""
         raise NotImplementedError
@@ -255,6 +261,9 @@ def train_task(task, sources, dev=None, out=None, settings=None, log=None, comma
         callbacks=task.schedule(model, settings, log),
         steps_per_epoch=getattr(settings, "steps_per_epoch", None),
     )
+    calibration = task.calibrate(model, preprocessor, data, settings, log)
+    if calibration and calibration.get("dev"):  # the dev metrics of the model as written
+        result = {**result, "best": {**(result["best"] or {}), **calibration["dev"]}}
     card = describe_run(
         task=task.name,
         model=model,
@@ -265,6 +274,8 @@ def train_task(task, sources, dev=None, out=None, settings=None, log=None, comma
         **task.describe(model, preprocessor, settings, data),
     )
     card["settings"] = {k: v for k, v in dataclasses.asdict(settings).items() if k != "resume"}
+    if calibration:
+        card["calibration"] = calibration
     final = task.finished(model)
     run.finish(final, card=card)
     trained = task(final, preprocessor, run.out)
@@ -272,6 +283,8 @@ def train_task(task, sources, dev=None, out=None, settings=None, log=None, comma
         **summary(out, result, run.replicas),
         "seconds": round(time.time() - started, 1),
     }
+    if calibration:
+        trained.summary["calibration"] = calibration
     return trained
 
 

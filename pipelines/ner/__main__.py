@@ -71,6 +71,12 @@ def main():
     help="Contextual string embeddings from character language models: FORWARD[,BACKWARD] "
     "(shipped names or folders; the backward one trained with `lm train --reverse`).",
 )
+@cli.setting(
+    Settings,
+    "--entity-bias",
+    help="Lower the O tag's score by this much (more entities found, fewer of them right); "
+    "auto: the value of the best F1 on --dev, none without it.",
+)
 @cli.reports_bad_input
 def train(train_sources, dev_source, out, **settings):
     """Trains a tagger (or fine-tunes one with --init) and writes it to --out."""

@@ -29,9 +29,7 @@ def singletons(vocabs, sentences):
     """A boolean per word id: the word occurs exactly once in `sentences`."""
     from collections import Counter
 
-    from pipelines.text import normalize_word
-
-    counts = Counter(vocabs.words.id(normalize_word(t)) for tokens, _ in sentences for t in tokens)
+    counts = Counter(vocabs.word_id(t) for tokens, _ in sentences for t in tokens)
     once = np.zeros(len(vocabs.words), bool)
     once[[i for i, c in counts.items() if c == 1]] = True
     once[vocabs.words.unk_id] = False
@@ -98,7 +96,8 @@ class StreamedSentences(records.Stream):
 
 def stream_dataset(vocabs, sentences, batch_size, shuffle=True, seed=0, word_dropout=0.0):
     """`make_dataset` for `StreamedSentences`: the same batches, encoded inside the input
-    pipeline (words with digits folded, characters, tags) and bucketed by length."""
+    pipeline (words as `NERPreprocessor.graph_word_ids` finds them, characters, tags) and
+    bucketed by length."""
     import tensorflow as tf
 
     words_table, chars_table = vocabs.words.lookup_table(), vocabs.chars.lookup_table()
@@ -110,13 +109,13 @@ def stream_dataset(vocabs, sentences, batch_size, shuffle=True, seed=0, word_dro
 
     def encode(example):
         tokens = example["words"]
-        words = words_table.lookup(tf.strings.regex_replace(tokens, "[0-9]", "0"))
+        words = vocabs.graph_word_ids(tokens, words_table)
         letters = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")
         chars = tf.ragged.map_flat_values(chars_table.lookup, letters[:, :MAX_WORD_CHARS])
         chars = tf.cast(chars, tf.int32).to_tensor(0)
         chars = tf.pad(chars, [[0, 0], [0, tf.maximum(1 - tf.shape(chars)[1], 0)]])
         tags = tf.cast(tags_table.lookup(example["tags"]), tf.int32)
-        return {"words": tf.cast(words, tf.int32), "chars": chars, "tags": tags}
+        return {"words": words, "chars": chars, "tags": tags}
 
     data = data.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
     boundaries = [8, 16, 24, 32, 48, 64, 96, 128]

@@ -44,9 +44,8 @@ def export_tagger(model, vocabs, out, max_word_chars):
         lengths = tf.cast(tokens.row_lengths(), tf.int32)
         steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
         shape = tf.stack([tf.shape(texts)[0], steps])
-        normal = tf.strings.regex_replace(tokens, "[0-9]", "0")
-        words = tf.ragged.map_flat_values(words_table.lookup, normal)
-        words = tf.cast(words, tf.int32).to_tensor(0, shape=shape)
+        words = tf.ragged.map_flat_values(vocabs.graph_word_ids, tokens, words_table)
+        words = words.to_tensor(0, shape=shape)
         letters = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")[:, :, :max_word_chars]
         chars = tf.ragged.map_flat_values(chars_table.lookup, letters)
         chars = tf.cast(chars, tf.int32).to_tensor(0)

@@ -34,16 +34,20 @@ def build_tagger(vocabs, architecture, vectors=None, log=None):
 
 def grow(old_model, old, new, architecture, log, correspondence=None):
     """`old_model` carried over to the vocabularies `new` (a superset of `old`'s words and
-    characters): known rows keep their embeddings, new ones start fresh; the tag head is kept
+    characters): known rows keep their embeddings, a new word starts from another case of a
+    known word where there is one, other new rows start fresh; the tag head is kept
     when the tag set is unchanged and replaced otherwise. A new head starts from the old one
     through `correspondence` (`tag_correspondence`) when it is given, fresh when not."""
     model = build_tagger(new, architecture)
     same_tags = new.tags.tokens == old.tags.tokens
+    copied = 0
     for layer, source in zip(model.layers, old_model.layers):  # built in the same order
         if layer.name in ("word_embedding", "char_embedding"):
             (table,) = source.get_weights()
             fresh = layer.get_weights()[0]
             fresh[: len(table)] = table
+            if layer.name == "word_embedding":
+                copied = _start_from_other_forms(fresh, old.words, new.words)
             layer.set_weights([fresh])
         elif layer.name in ("tag_scores", "crf") and not same_tags:
             if correspondence is not None:
@@ -54,10 +58,26 @@ def grow(old_model, old, new, architecture, log, correspondence=None):
     if not same_tags and correspondence is not None:
         head += ", started from the old tags the old model gives their words"
     log(
-        f"--init: {len(new.words) - len(old.words):,} new words, "
+        f"--init: {len(new.words) - len(old.words):,} new words ({copied:,} started from "
+        "another case of a known word), "
         f"{len(new.chars) - len(old.chars):,} new characters, {head}"
     )
     return model
+
+
+def _start_from_other_forms(table, old, new):
+    """Rows of `new` words past `old`'s start as the row of the first other form
+    (`word_forms`: lower-cased, capitalised) `old` has: `trump` from `Trump`, so that a word
+    the old model read through that form keeps what it knew. Returns how many did."""
+    from pipelines.ner.preprocess import word_forms
+
+    copied = 0
+    for row in range(len(old), len(new)):
+        known = [f for f in word_forms(new.tokens[row])[1:] if f in old]
+        if known:
+            table[row] = table[old.id(known[0])]
+            copied += 1
+    return copied
 
 
 def tag_correspondence(pairs, new_size, old_size, prior=0.1):

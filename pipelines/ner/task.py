@@ -7,7 +7,14 @@ from pipelines.data import records
 from pipelines.errors import BadSetting, DataError
 from pipelines.ner.contextual import ContextualEncoder
 from pipelines.ner.data import StreamedSentences, make_dataset, read_tagged, stream_dataset
-from pipelines.ner.inference import annotate, evaluate_model, tag_batch
+from pipelines.ner.inference import (
+    ENTITY_BIASES,
+    annotate,
+    evaluate_model,
+    fit_entity_bias,
+    lower_o_score,
+    tag_batch,
+)
 from pipelines.ner.model import ARCHITECTURE, build_tagger, grow, tag_correspondence
 from pipelines.ner.preprocess import MAX_WORD_CHARS, NERPreprocessor
 from pipelines.task import Task, TrainingData, TrainSettings, train_task
@@ -31,6 +38,22 @@ class NERSettings(TrainSettings):
     scheme: str = "auto"  # the data files' tag scheme (converted to IOB2)
     freeze_encoder_epochs: int = 0  # with init: train only the tag head this many epochs first
     char_lm: str | None = None  # "FORWARD[,BACKWARD]": contextual string embeddings
+    entity_bias: str | float = "auto"  # lower the O score by this; "auto": fitted on dev
+
+    def __post_init__(self):
+        entity_bias_of(self)
+
+
+def entity_bias_of(settings):
+    """`settings.entity_bias` as a number, or None for "auto" (`BadSetting` otherwise)."""
+    if settings.entity_bias == "auto":
+        return None
+    try:
+        return float(settings.entity_bias)
+    except (TypeError, ValueError):
+        raise BadSetting(
+            "--entity-bias", f"{settings.entity_bias!r} is neither 'auto' nor a number"
+        ) from None
 
 
 class Tagger(Task):
@@ -175,6 +198,31 @@ class Tagger(Task):
     def dev_metrics(self, dev):
         metrics = evaluate_model(self.model, self.preprocessor, dev)
         return {k: metrics[k] for k in ("precision", "recall", "f1")}
+
+    @classmethod
+    def calibrate(cls, model, preprocessor, data, settings, log):
+        """The entity bias (`fit_entity_bias`): with `entity_bias="auto"` the one of the
+        best dev F1 (none without dev data), else the number given."""
+        bias = entity_bias_of(settings)
+        if bias == 0.0 or (bias is None and not data.dev):
+            return None
+        record = {"entity_bias": bias, "fitted_on_dev": bias is None}
+        if data.dev:
+            biases = ENTITY_BIASES if bias is None else (0.0, bias)
+            fitted, table = fit_entity_bias(model, preprocessor, data.dev, biases)
+            bias = fitted if bias is None else bias
+            before, after = (
+                {k: table[b][k] for k in ("precision", "recall", "f1")} for b in (0.0, bias)
+            )
+            record.update(entity_bias=bias, dev_before=before, dev=after)
+            how = "fitted on dev" if record["fitted_on_dev"] else "given"
+            log(
+                f"entity bias {bias:g} ({how}): dev F1 {before['f1']:.4f} -> {after['f1']:.4f} "
+                f"(precision {before['precision']:.4f} -> {after['precision']:.4f}, recall "
+                f"{before['recall']:.4f} -> {after['recall']:.4f})"
+            )
+        lower_o_score(model, preprocessor, bias)
+        return record
 
     @classmethod
     def describe(cls, model, preprocessor, settings, data):

@@ -208,6 +208,98 @@ def test_a_new_tag_head_starts_from_the_old_tags_it_corresponds_to():
     assert np.allclose(smoothed[2], [0, 1 / 3, 1 / 3, 1 / 3])
 
 
+def test_the_entity_bias_is_fitted_on_dev_and_saved_in_the_model(trained):
+    import numpy as np
+
+    from pipelines.ner.inference import (
+        ENTITY_BIASES,
+        evaluate_model,
+        fit_entity_bias,
+        lower_o_score,
+    )
+
+    card = json.loads((trained["out"] / "card.json").read_text())
+    fitted = card["calibration"]
+    assert fitted["fitted_on_dev"] and fitted["entity_bias"] in ENTITY_BIASES
+    assert f"entity bias {fitted['entity_bias']:g} (fitted on dev): dev F1" in trained["output"]
+    assert card["dev_metrics"] == fitted["dev"] == last_json(trained["output"])["dev"]
+
+    tagger = ner.load(str(trained["out"]))
+    model, vocabs = tagger.model, tagger.preprocessor
+    dev = ner_data.read_tagged(trained["dev"])
+    best, table = fit_entity_bias(model, vocabs, dev)  # the saved model: its bias already in
+    assert best == 0.0 and set(table) == set(ENTITY_BIASES)
+    assert table[0.0]["f1"] == pytest.approx(fitted["dev"]["f1"])
+    assert len({round(m["precision"], 6) for m in table.values()}) > 1  # the bias matters
+    o = vocabs.tags.tokens.index("O")
+    before = model.get_layer("tag_scores").get_weights()[1]
+    for bias in (4.0, -1.0):  # decoding shifted scores = decoding with the shifted model
+        lower_o_score(model, vocabs, bias)
+        shifted = model.get_layer("tag_scores").get_weights()[1]
+        assert np.allclose(before - shifted, np.eye(len(before))[o] * bias)
+        assert evaluate_model(model, vocabs, dev) == table[bias]
+        lower_o_score(model, vocabs, -bias)
+
+
+def test_an_entity_bias_given_is_applied_and_a_bad_one_exits_2(trained, tmp_path):
+    common = ["--train", trained["train"], "--epochs", 1, "--units", 8, "--batch-size", 8]
+    bad = invoke("train", *common, "--entity-bias", "lots", "--out", tmp_path / "bad")
+    assert bad.exit_code == 2 and "--entity-bias" in bad.output and "'lots'" in bad.output
+    assert "Traceback" not in bad.output and not os.path.exists(tmp_path / "bad")
+    messages = []
+    given = ner.train(
+        trained["train"],
+        dev=trained["dev"],
+        out=tmp_path / "given",
+        epochs=1,
+        units=8,
+        batch_size=8,
+        entity_bias=1.5,
+        log=messages.append,
+    )
+    assert given.card["calibration"]["entity_bias"] == 1.5
+    assert not given.card["calibration"]["fitted_on_dev"]
+    assert any(m.startswith("entity bias 1.5 (given): dev F1") for m in messages)
+    plain = ner.train(trained["train"], out=tmp_path / "plain", epochs=1, units=8, batch_size=8)
+    assert "calibration" not in plain.card  # no dev data: nothing to fit
+
+
+def test_unknown_words_are_looked_up_in_other_cases_alike_in_python_and_in_the_graph():
+    import tensorflow as tf
+
+    from pipelines.text import Vocabulary
+
+    vocabs = NERPreprocessor(
+        Vocabulary(["Trump", "the", "Émile", "0000", "iPhone", "TRUMP"]),
+        Vocabulary(["a"]),
+        Vocabulary(["O"], specials=("<PAD>",)),
+    )
+    tokens = ["trump", "TRUMP", "Trump", "THE", "ÉMILE", "émile", "1996", "IPHONE", "iPhone", "x"]
+    expected = ["Trump", "TRUMP", "Trump", "the", "Émile", "Émile", "0000", None, "iPhone", None]
+    ids = [vocabs.words.id(w) if w else vocabs.words.unk_id for w in expected]
+    assert [vocabs.word_id(t) for t in tokens] == ids
+    assert vocabs.encode(tokens)["words"].tolist() == ids
+    graph = vocabs.graph_word_ids(tf.constant(tokens), vocabs.words.lookup_table())
+    assert graph.numpy().tolist() == ids
+
+
+def test_a_new_word_starts_from_another_case_of_a_known_word():
+    import numpy as np
+
+    from pipelines.ner.model import _start_from_other_forms
+    from pipelines.text import Vocabulary
+
+    old = Vocabulary(["Trump", "the"])
+    new = Vocabulary(["Trump", "the", "trump", "THE", "zzz"])
+    table = np.arange(len(new) * 2, dtype="float32").reshape(-1, 2)
+    fresh = table.copy()
+    assert _start_from_other_forms(fresh, old, new) == 2
+    assert (fresh[new.id("trump")] == table[old.id("Trump")]).all()
+    assert (fresh[new.id("THE")] == table[old.id("the")]).all()
+    assert (fresh[new.id("zzz")] == table[new.id("zzz")]).all()
+    assert (fresh[: len(old)] == table[: len(old)]).all()
+
+
 def test_a_crash_leaves_no_model_folder_and_resume_continues(trained, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     args = [

@@ -159,7 +159,7 @@ class NERTagger(keras.Model):
 
     def predict_tags(self, inputs):
         """Best tag ids (batch, time), 0 at padding; with the CRF, the Viterbi path."""
-        return self._best(self(inputs, training=False), inputs["words"] > 0)
+        return self.best_tags(self(inputs, training=False), inputs["words"] > 0)
 
     def tag_probabilities(self, inputs):
         """p(tag at step t | sentence), (batch, time, num_tags): CRF marginals or softmax."""
@@ -168,9 +168,11 @@ class NERTagger(keras.Model):
     def tags_and_probabilities(self, inputs):
         """`predict_tags` and `tag_probabilities` from one pass through the network."""
         scores, mask = self(inputs, training=False), inputs["words"] > 0
-        return self._best(scores, mask), self._probabilities(scores, mask)
+        return self.best_tags(scores, mask), self._probabilities(scores, mask)
 
-    def _best(self, scores, mask):
+    def best_tags(self, scores, mask):
+        """Best tag ids (batch, time), 0 where `mask` is False, from the scores `call`
+        returns (or scores changed after it): the Viterbi path with the CRF, else argmax."""
         if self.crf is not None:
             return self.crf.decode(scores, mask)[0]
         best = tf.argmax(scores, axis=-1, output_type="int32")
