@@ -212,7 +212,6 @@ def train_task(task, sources, dev=None, out=None, settings=None, log=None, comma
         command: what reproduces the run, for the card (default: this Python call).
     """
     from pipelines import distribute
-    from pipelines.card import describe_run
     from pipelines.data.records import expand
     from pipelines.training import TrainingRun, log_to_stderr, summary
 
@@ -264,16 +263,8 @@ def train_task(task, sources, dev=None, out=None, settings=None, log=None, comma
     calibration = task.calibrate(model, preprocessor, data, settings, log)
     if calibration and calibration.get("dev"):  # the dev metrics of the model as written
         result = {**result, "best": {**(result["best"] or {}), **calibration["dev"]}}
-    card = describe_run(
-        task=task.name,
-        model=model,
-        train_sources=sources,
-        dev_source=data.dev_name,
-        result=result,
-        command=command or python_call(task.name, sources, dev, out, settings),
-        **task.describe(model, preprocessor, settings, data),
-    )
-    card["settings"] = {k: v for k, v in dataclasses.asdict(settings).items() if k != "resume"}
+    command = command or python_call(task.name, sources, dev, out, settings)
+    card = run_card(task, model, preprocessor, data, sources, settings, result, command)
     if calibration:
         card["calibration"] = calibration
     final = task.finished(model)
@@ -286,6 +277,24 @@ def train_task(task, sources, dev=None, out=None, settings=None, log=None, comma
     if calibration:
         trained.summary["calibration"] = calibration
     return trained
+
+
+def run_card(task, model, preprocessor, data, sources, settings, result, command):
+    """The card of a training run: `pipelines.card.describe_run` with the task's parts and
+    the settings."""
+    from pipelines.card import describe_run
+
+    card = describe_run(
+        task=task.name,
+        model=model,
+        train_sources=sources,
+        dev_source=data.dev_name,
+        result=result,
+        command=command,
+        **task.describe(model, preprocessor, settings, data),
+    )
+    card["settings"] = {k: v for k, v in dataclasses.asdict(settings).items() if k != "resume"}
+    return card
 
 
 def python_call(name, sources, dev, out, settings):

@@ -204,7 +204,7 @@ class Tagger(Task):
         """The entity bias (`fit_entity_bias`): with `entity_bias="auto"` the one of the
         best dev F1 (none without dev data), else the number given."""
         bias = entity_bias_of(settings)
-        if bias == 0.0 or (bias is None and not data.dev):
+        if bias == 0.0 or (bias is None and not data.dev) or "O" not in preprocessor.tags:
             return None
         record = {"entity_bias": bias, "fitted_on_dev": bias is None}
         if data.dev:

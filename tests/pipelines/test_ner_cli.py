@@ -242,26 +242,37 @@ def test_the_entity_bias_is_fitted_on_dev_and_saved_in_the_model(trained):
 
 
 def test_an_entity_bias_given_is_applied_and_a_bad_one_exits_2(trained, tmp_path):
+    import numpy as np
+
+    from pipelines.task import TrainingData
+
     common = ["--train", trained["train"], "--epochs", 1, "--units", 8, "--batch-size", 8]
     bad = invoke("train", *common, "--entity-bias", "lots", "--out", tmp_path / "bad")
     assert bad.exit_code == 2 and "--entity-bias" in bad.output and "'lots'" in bad.output
     assert "Traceback" not in bad.output and not os.path.exists(tmp_path / "bad")
+
+    tagger = ner.load(str(trained["out"]))
+    model, vocabs = tagger.model, tagger.preprocessor
+    sentences = ner_data.read_tagged(trained["train"])
+    dev = ner_data.read_tagged(trained["dev"])
+    before = model.get_layer("tag_scores").get_weights()[1]
     messages = []
-    given = ner.train(
-        trained["train"],
-        dev=trained["dev"],
-        out=tmp_path / "given",
-        epochs=1,
-        units=8,
-        batch_size=8,
-        entity_bias=1.5,
-        log=messages.append,
+    given = ner.Tagger.calibrate(
+        model,
+        vocabs,
+        TrainingData(sentences, dev),
+        ner.NERSettings(entity_bias="1.5"),
+        messages.append,
     )
-    assert given.card["calibration"]["entity_bias"] == 1.5
-    assert not given.card["calibration"]["fitted_on_dev"]
-    assert any(m.startswith("entity bias 1.5 (given): dev F1") for m in messages)
-    plain = ner.train(trained["train"], out=tmp_path / "plain", epochs=1, units=8, batch_size=8)
-    assert "calibration" not in plain.card  # no dev data: nothing to fit
+    assert given["entity_bias"] == 1.5 and not given["fitted_on_dev"]
+    assert messages[0].startswith("entity bias 1.5 (given): dev F1")
+    assert given["dev"] == {k: tagger.evaluate(trained["dev"])[k] for k in given["dev"]}
+    after = model.get_layer("tag_scores").get_weights()[1]
+    assert np.allclose(before - after, np.eye(len(before))[vocabs.tags.id("O")] * 1.5)
+    for bias in ("auto", 0):  # nothing to fit without dev data; 0 leaves the scores alone
+        settings = ner.NERSettings(entity_bias=bias)
+        assert ner.Tagger.calibrate(model, vocabs, TrainingData(sentences), settings, print) is None
+    assert np.allclose(model.get_layer("tag_scores").get_weights()[1], after)
 
 
 def test_unknown_words_are_looked_up_in_other_cases_alike_in_python_and_in_the_graph():
