@@ -2,6 +2,7 @@
 parts `pipelines.task.train_task` trains it with."""
 
 import dataclasses
+import math
 
 from pipelines.data import records
 from pipelines.errors import BadSetting, DataError
@@ -49,11 +50,14 @@ def entity_bias_of(settings):
     if settings.entity_bias == "auto":
         return None
     try:
-        return float(settings.entity_bias)
+        bias = float(settings.entity_bias)
     except (TypeError, ValueError):
+        bias = float("nan")
+    if not math.isfinite(bias):
         raise BadSetting(
-            "--entity-bias", f"{settings.entity_bias!r} is neither 'auto' nor a number"
-        ) from None
+            "--entity-bias", f"{settings.entity_bias!r} is neither 'auto' nor a finite number"
+        )
+    return bias
 
 
 class Tagger(Task):

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines import ner
+from pipelines.errors import BadSetting
 from pipelines.ner import data as ner_data
 from pipelines.ner.__main__ import main as ner_main
 from pipelines.ner.preprocess import NERPreprocessor
@@ -250,6 +251,9 @@ def test_an_entity_bias_given_is_applied_and_a_bad_one_exits_2(trained, tmp_path
     bad = invoke("train", *common, "--entity-bias", "lots", "--out", tmp_path / "bad")
     assert bad.exit_code == 2 and "--entity-bias" in bad.output and "'lots'" in bad.output
     assert "Traceback" not in bad.output and not os.path.exists(tmp_path / "bad")
+    for value in ("nan", "inf", None):
+        with pytest.raises(BadSetting, match="finite number"):
+            ner.NERSettings(entity_bias=value)
 
     tagger = ner.load(str(trained["out"]))
     model, vocabs = tagger.model, tagger.preprocessor
