@@ -79,9 +79,8 @@ def fit_entity_bias(model, vocabs, sentences, biases=ENTITY_BIASES, batch_size=2
     precision for recall, a decision threshold fitted on dev data as a classifier's is."""
     import tensorflow as tf
 
-    o = vocabs.tags.tokens.index("O")
     shift = np.zeros(len(vocabs.tags), "float32")
-    shift[o] = 1.0
+    shift[vocabs.tags.id("O")] = 1.0
     decode = tf.function(
         model.best_tags,
         input_signature=[
@@ -89,8 +88,13 @@ def fit_entity_bias(model, vocabs, sentences, biases=ENTITY_BIASES, batch_size=2
             tf.TensorSpec([None, None], tf.bool),
         ],
     )
-    scored = [
-        (indices, chunk, tf.cast(model(inputs, training=False), "float32"), inputs["words"] > 0)
+    scored = [  # the network runs once; each bias only decodes again
+        (
+            indices,
+            chunk,
+            tf.cast(model(inputs, training=False), "float32"),
+            tf.constant(inputs["words"] > 0),
+        )
         for indices, chunk, inputs in _batches(vocabs, [t for t, _ in sentences], batch_size)
     ]
     gold = [tags for _, tags in sentences]
@@ -98,7 +102,7 @@ def fit_entity_bias(model, vocabs, sentences, biases=ENTITY_BIASES, batch_size=2
     for bias in biases:
         predicted = [[] for _ in sentences]
         for indices, chunk, scores, mask in scored:
-            best = decode(scores - bias * shift, tf.constant(mask)).numpy()
+            best = decode(scores - bias * shift, mask).numpy()
             for row, (i, tokens) in enumerate(zip(indices, chunk)):
                 predicted[i] = _tags(vocabs, best[row, : len(tokens)])
         table[bias] = evaluate_tags(gold, predicted)
@@ -111,7 +115,7 @@ def lower_o_score(model, vocabs, bias):
     so that the saved model, its export and a model started from it all carry it."""
     layer = model.get_layer("tag_scores")
     kernel, offsets = layer.get_weights()
-    offsets[vocabs.tags.tokens.index("O")] -= bias
+    offsets[vocabs.tags.id("O")] -= bias
     layer.set_weights([kernel, offsets])
 
 
