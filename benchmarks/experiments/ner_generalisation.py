@@ -23,13 +23,10 @@ import os
 from collections import Counter, defaultdict
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-from seqeval.metrics import f1_score, precision_score, recall_score  # noqa: E402
-from seqeval.metrics.sequence_labeling import get_entities  # noqa: E402
-
 from pipelines import ner  # noqa: E402
-from pipelines.data.conll import read_conll  # noqa: E402
+from pipelines.data.conll import entity_spans, read_conll  # noqa: E402
 from pipelines.data.files import read_lines  # noqa: E402
-from pipelines.ner.inference import tag_texts  # noqa: E402
+from pipelines.ner.inference import evaluate_tags, tag_texts  # noqa: E402
 
 
 def documents(path, sentences):
@@ -42,10 +39,10 @@ def split_scores(sentences, predicted, seen):
     """{"seen": (P, R, F1), "unseen": ...} by whether an entity's words are in `seen`."""
     counts = Counter()
     for s, tags in zip(sentences, predicted):
-        gold, found = set(get_entities(s.tags)), set(get_entities(tags))
+        gold, found = set(entity_spans(s.tags)), set(entity_spans(tags))
         for side, entities, other in (("gold", gold, found), ("found", found, gold)):
             for entity in entities:
-                kind = "seen" if " ".join(s.tokens[entity[1] : entity[2] + 1]) in seen else "unseen"
+                kind = "seen" if " ".join(s.tokens[entity[1] : entity[2]]) in seen else "unseen"
                 counts[kind, side] += 1
                 counts[kind, side, "right"] += entity in other
     result = {}
@@ -60,8 +57,8 @@ def consistent(sentences, predicted, docs, retype=True, fill=True):
     """The predicted tags after document-level label consistency (see the module's doc)."""
     votes = defaultdict(Counter)
     for s, tags, doc in zip(sentences, predicted, docs):
-        for kind, a, b in get_entities(tags):
-            votes[doc, tuple(s.tokens[a : b + 1])][kind] += 1
+        for kind, a, b in entity_spans(tags):
+            votes[doc, tuple(s.tokens[a:b])][kind] += 1
     by_doc = defaultdict(list)
     for (doc, words), counter in votes.items():
         by_doc[doc].append((words, counter.most_common(1)[0][0]))
@@ -69,11 +66,11 @@ def consistent(sentences, predicted, docs, retype=True, fill=True):
     for s, tags, doc in zip(sentences, predicted, docs):
         tags = list(tags)
         if retype:
-            for kind, a, b in get_entities(tags):
-                counter = votes[doc, tuple(s.tokens[a : b + 1])]
+            for kind, a, b in entity_spans(tags):
+                counter = votes[doc, tuple(s.tokens[a:b])]
                 best, n = counter.most_common(1)[0]
                 if best != kind and n > counter[kind]:
-                    tags[a : b + 1] = ["B-" + best] + ["I-" + best] * (b - a)
+                    tags[a:b] = ["B-" + best] + ["I-" + best] * (b - a - 1)
         if fill:
             for words, kind in by_doc[doc]:
                 n = len(words)
@@ -93,12 +90,12 @@ def main():
     parser.add_argument("--data", default="../shared/data/conll2003/valid.txt")
     args = parser.parse_args()
     train, dev = read_conll(args.train), read_conll(args.data)
-    seen = {" ".join(s.tokens[a : b + 1]) for s in train for _, a, b in get_entities(s.tags)}
+    seen = {" ".join(s.tokens[a:b]) for s in train for _, a, b in entity_spans(s.tags)}
     tagger = ner.load(args.model)
     tagged = tag_texts(tagger.model, tagger.preprocessor, [s.tokens for s in dev])
     predicted = [tags for tags, _ in tagged]
     gold = [s.tags for s in dev]
-    print(f"{args.model} on {args.data}: F1 {f1_score(gold, predicted):.4f}")
+    print(f"{args.model} on {args.data}: F1 {evaluate_tags(gold, predicted)['f1']:.4f}")
     for kind, (n, p, r, f) in split_scores(dev, predicted, seen).items():
         print(f"  {kind:6s} entities {n:5d}: precision {p:.4f} recall {r:.4f} F1 {f:.4f}")
     docs = documents(args.data, dev)
@@ -106,7 +103,7 @@ def main():
     variants = (("retype", True, False), ("fill", False, True), ("both", True, True))
     for name, retype, fill in variants:
         tags = consistent(dev, predicted, docs, retype, fill)
-        p, r, f = precision_score(gold, tags), recall_score(gold, tags), f1_score(gold, tags)
+        p, r, f = (evaluate_tags(gold, tags)[k] for k in ("precision", "recall", "f1"))
         print(f"  {name:6s}: precision {p:.4f} recall {r:.4f} F1 {f:.4f}")
 
 
