@@ -103,7 +103,8 @@ def main():
     variants = (("retype", True, False), ("fill", False, True), ("both", True, True))
     for name, retype, fill in variants:
         tags = consistent(dev, predicted, docs, retype, fill)
-        p, r, f = (evaluate_tags(gold, tags)[k] for k in ("precision", "recall", "f1"))
+        metrics = evaluate_tags(gold, tags)
+        p, r, f = (metrics[k] for k in ("precision", "recall", "f1"))
         print(f"  {name:6s}: precision {p:.4f} recall {r:.4f} F1 {f:.4f}")
 
 
