@@ -49,8 +49,7 @@ MIN_STEM, MAX_AFFIX, MIN_PAIRS = 3, 5, 5
 def affix_tables(lexicon):
     """(suffixes, prefixes): for each (affix letters, the stem's last or first phoneme), a
     Counter of the phonemes the affix adds, and how many lexicon pairs have the affix."""
-    tables = {True: collections.defaultdict(collections.Counter), False: None}
-    tables[False] = collections.defaultdict(collections.Counter)
+    tables = {side: collections.defaultdict(collections.Counter) for side in (True, False)}
     pairs = {True: collections.Counter(), False: collections.Counter()}
     for word, targets in lexicon.entries.items():
         target = targets[0]
