@@ -20,6 +20,7 @@ class Sentence(NamedTuple):
     tokens: list
     tags: list
     line: int  # line of the first token in the file, for messages
+    document: int = None  # how many -DOCSTART- lines come before it (None: none do)
 
 
 def read_conll(path, tag_column=-1, scheme="auto", output_scheme="iob2", max_examples=None):
@@ -40,17 +41,19 @@ def read_conll(path, tag_column=-1, scheme="auto", output_scheme="iob2", max_exa
         raise ValueError(f"scheme must be auto or one of {SCHEMES}, got {scheme!r}")
     if output_scheme not in ("iob2", "bioes"):
         raise ValueError(f"output_scheme must be iob2 or bioes, got {output_scheme!r}")
-    sentences, tokens, tags, first = [], [], [], None
+    sentences, tokens, tags, first, document = [], [], [], None, None
     for number, line in enumerate(read_lines(path), start=1):
         # A line of nothing but zero-width characters (WNUT-17's dev file has stray byte-order
         # marks) is a blank line.
         fields = line.split() if line.strip(_ZERO_WIDTH + " \t") else []
         if not fields or fields[0] == "-DOCSTART-":
             if tokens:
-                sentences.append(Sentence(tokens, tags, first))
+                sentences.append(Sentence(tokens, tags, first, document))
                 tokens, tags = [], []
                 if max_examples is not None and len(sentences) >= max_examples:
                     break
+            if fields:
+                document = 1 if document is None else document + 1
             continue
         if len(fields) < 2:
             raise DataError(path, f"token {fields[0]!r} has no tag column", number)
@@ -67,13 +70,11 @@ def read_conll(path, tag_column=-1, scheme="auto", output_scheme="iob2", max_exa
         tokens.append(fields[0])
         tags.append(tag)
     if tokens and (max_examples is None or len(sentences) < max_examples):
-        sentences.append(Sentence(tokens, tags, first))
+        sentences.append(Sentence(tokens, tags, first, document))
     if not sentences:
         raise DataError(path, "no sentences (only blank or -DOCSTART- lines)")
     source = scheme if scheme != "auto" else detect_scheme(s.tags for s in sentences)
-    return [
-        Sentence(s.tokens, convert_scheme(s.tags, source, output_scheme), s.line) for s in sentences
-    ]
+    return [s._replace(tags=convert_scheme(s.tags, source, output_scheme)) for s in sentences]
 
 
 def _starts_chunk_with_i(tags):

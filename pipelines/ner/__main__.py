@@ -17,6 +17,16 @@ Settings = ner.NERSettings
 SCHEMES = ["auto", "iob1", "iob2", "bioes"]
 
 
+def consistency_option(command):
+    return click.option(
+        "--consistency/--no-consistency",
+        default=True,
+        show_default=True,
+        help="Document-level label consistency: one entity string, one type, in each document "
+        "(a text of predict; a -DOCSTART- document of a CoNLL file, else each sentence).",
+    )(command)
+
+
 @click.group()
 def main():
     """Named entity recognition: a BiLSTM-CRF tagger over words and characters."""
@@ -95,11 +105,12 @@ def train(train_sources, dev_source, out, **settings):
     show_default=True,
     help="Tag scheme of the data file.",
 )
+@consistency_option
 @cli.json_option
 @cli.reports_bad_input
-def evaluate(model, data, data_format, max_examples, scheme, as_json):
+def evaluate(model, data, data_format, max_examples, scheme, consistency, as_json):
     """Entity-level precision, recall and F1 (conlleval's counting), overall and per type."""
-    metrics = ner.load(model).evaluate(data, data_format, max_examples, scheme)
+    metrics = ner.load(model).evaluate(data, data_format, max_examples, scheme, consistency)
     if as_json:
         cli.print_json(metrics)
         return
@@ -116,12 +127,14 @@ def evaluate(model, data, data_format, max_examples, scheme, as_json):
 @main.command()
 @cli.model_option(ner.DEFAULT_MODEL)
 @cli.texts_options
+@consistency_option
 @cli.json_option
 @cli.reports_bad_input
-def predict(model, texts, input_path, as_json):
-    """Finds the entities in raw texts (arguments, --input FILE or standard input)."""
+def predict(model, texts, input_path, consistency, as_json):
+    """Finds the entities in raw texts (arguments, --input FILE or standard input; each text
+    one document)."""
     texts = cli.texts_from(texts, input_path)
-    for record in ner.load(model).predict(texts):
+    for record in ner.load(model).predict(texts, consistency):
         cli.print_json(record) if as_json else click.echo(marked(record))
 
 

@@ -8,8 +8,10 @@ from pipelines.errors import BadSetting, DataError
 from pipelines.ner.preprocess import MAX_WORD_CHARS
 
 
-def read_tagged(source, max_examples=None, data_format=None, scheme="auto"):
-    """(tokens, tags) sentences from a CoNLL file or a `tfds:` source, tags in IOB2."""
+def read_tagged(source, max_examples=None, data_format=None, scheme="auto", documents=False):
+    """(tokens, tags) sentences from a CoNLL file or a `tfds:` source, tags in IOB2; with
+    `documents`, also each sentence's document: the `-DOCSTART-` lines of a CoNLL file part
+    them, and a sentence before any (or from a `tfds:` source) is a document of its own."""
     from pipelines.data import conll, tfds_source
 
     if tfds_source.is_tfds(source):
@@ -18,11 +20,17 @@ def read_tagged(source, max_examples=None, data_format=None, scheme="auto"):
             if len(tokens) != len(tags) or not tokens:
                 raise DataError(source, f"example {number}: {len(tokens)} tokens, {len(tags)} tags")
         origin = scheme if scheme != "auto" else conll.detect_scheme(t for _, t in pairs)
-        return [(tokens, conll.convert_scheme(tags, origin, "iob2")) for tokens, tags in pairs]
+        pairs = [(tokens, conll.convert_scheme(tags, origin, "iob2")) for tokens, tags in pairs]
+        return (pairs, [("sentence", i) for i in range(len(pairs))]) if documents else pairs
     if data_format not in (None, "conll"):
         raise BadSetting("--format", f"unknown format {data_format!r} (ner reads conll)")
     sentences = conll.read_conll(source, scheme=scheme, max_examples=max_examples)
-    return [(s.tokens, s.tags) for s in sentences]
+    pairs = [(s.tokens, s.tags) for s in sentences]
+    if not documents:
+        return pairs
+    return pairs, [
+        ("sentence", i) if s.document is None else s.document for i, s in enumerate(sentences)
+    ]
 
 
 def singletons(vocabs, sentences):

@@ -6,11 +6,17 @@ import tensorflow as tf
 from pipelines.export import graph_word_tokenize, write_archive
 
 
-def export_tagger(model, vocabs, out, max_word_chars):
+def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
     """A SavedModel of an NER tagger: `serving_default(texts)` with `texts` a (batch,) string
     tensor returns dense `tokens` (batch, T) strings ("" past the end), `tags` (batch, T)
     strings, `scores` (batch, T) tag probabilities, `starts`/`ends` (batch, T) character
-    offsets and `lengths` (batch,) token counts. Each text is tagged as one sequence."""
+    offsets and `lengths` (batch,) token counts. Each text is tagged in the pieces `predict`
+    cuts it into (`graph_sentence_pieces`: after each sentence end and every `PREDICT_WINDOW`
+    tokens without one; `predict` then re-tags such long stretches in overlapping windows, the
+    export does not), and is one document for label consistency
+    (`pipelines.ner.consistency.graph_consistent`) unless `consistency` is false."""
+    from pipelines.ner.consistency import graph_consistent
+
     words_table = vocabs.words.lookup_table()
     chars_table = vocabs.chars.lookup_table()
     tag_names = tf.constant([""] + vocabs.tags.tokens[1:])
@@ -39,22 +45,40 @@ def export_tagger(model, vocabs, out, max_word_chars):
         }
         return tf.identity(contextual.layer(inputs, training=False))  # the tags' mask: words
 
-    def serve(texts):
-        tokens, starts, ends = graph_word_tokenize(texts)
-        lengths = tf.cast(tokens.row_lengths(), tf.int32)
-        steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
-        shape = tf.stack([tf.shape(texts)[0], steps])
-        words = tf.ragged.map_flat_values(vocabs.graph_word_ids, tokens, words_table)
+    def tag(pieces):
+        """The model's best tag ids, marginals and mask for ragged (P, None) tokens."""
+        steps = tf.maximum(
+            tf.reduce_max(tf.concat([tf.cast(pieces.row_lengths(), tf.int32), [0]], 0)), 1
+        )
+        shape = tf.stack([tf.cast(pieces.nrows(), tf.int32), steps])
+        words = tf.ragged.map_flat_values(vocabs.graph_word_ids, pieces, words_table)
         words = words.to_tensor(0, shape=shape)
-        letters = tf.strings.unicode_split(tokens, "UTF-8", errors="replace")[:, :, :max_word_chars]
+        letters = tf.strings.unicode_split(pieces, "UTF-8", errors="replace")[:, :, :max_word_chars]
         chars = tf.ragged.map_flat_values(chars_table.lookup, letters)
         chars = tf.cast(chars, tf.int32).to_tensor(0)
         chars = tf.pad(chars, [[0, 0], [0, steps - tf.shape(chars)[1]], [0, 1]])
         inputs = {"words": words, "chars": chars}
         if contextual is not None:
-            inputs["contextual"] = contextual_vectors(tokens, shape)
+            inputs["contextual"] = contextual_vectors(pieces, shape)
         best, probabilities = model.tags_and_probabilities(inputs)
-        mask = words > 0
+        return best, probabilities, words > 0
+
+    def serve(texts):
+        tokens, starts, ends = graph_word_tokenize(texts)
+        lengths = tf.cast(tokens.row_lengths(), tf.int32)
+        steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
+        shape = tf.stack([tf.shape(texts)[0], steps])
+        best, probabilities, mask = tag(graph_sentence_pieces(tokens))
+        # the pieces' tags back in their texts
+        rows = tokens.row_lengths()
+        best = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(best, mask), rows)
+        best = best.to_tensor(0, shape=shape)
+        probabilities = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(probabilities, mask), rows)
+        probabilities = probabilities.to_tensor(0.0, shape=tf.concat([shape, [len(tag_names)]], 0))
+        mask = tf.sequence_mask(lengths, steps)
+        if consistency:
+            dense = tokens.to_tensor("", shape=shape)
+            best = graph_consistent(dense, best, mask, ["O"] + vocabs.tags.tokens[1:])
         scores = tf.where(mask, tf.gather(probabilities, best, batch_dims=2), 0.0)
         return {
             "tokens": tokens.to_tensor("", shape=shape),
@@ -73,3 +97,23 @@ def export_tagger(model, vocabs, out, max_word_chars):
         tables,
         {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")])},
     )
+
+
+def graph_sentence_pieces(tokens):
+    """`inference.sentence_pieces` in TensorFlow ops: the (batch, None) tokens of texts cut
+    after each sentence end and after `PREDICT_WINDOW` tokens without one, as ragged (P + 1,
+    None) pieces in order (the last one empty, so that a batch of empty texts still has one)."""
+    from pipelines.ner.inference import PREDICT_WINDOW, SENTENCE_ENDS
+
+    flat = tokens.flat_values
+    index = tf.range(tf.size(flat, out_type=tf.int64))
+    rows = tokens.value_rowids()
+    first = index == tf.gather(tokens.row_starts(), rows)
+    ends = tf.reduce_any(flat[:, None] == tf.constant(sorted(SENTENCE_ENDS))[None, :], -1)
+    after_end = tf.concat([[False], ends], 0)[:-1]
+    stretch = tf.cumsum(tf.cast(first | after_end, tf.int64)) - 1
+    offset = index - tf.gather(tf.math.segment_min(index, stretch), stretch)
+    new = first | after_end | (offset % PREDICT_WINDOW == 0)
+    piece = tf.cumsum(tf.cast(new, tf.int64)) - 1
+    count = tf.reduce_max(tf.concat([piece, [-1]], 0)) + 1
+    return tf.RaggedTensor.from_value_rowids(flat, piece, nrows=count + 1)

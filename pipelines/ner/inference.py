@@ -52,9 +52,11 @@ def _tags(vocabs, ids):
     return [vocabs.tags.token(int(t)) if t > 0 else "O" for t in ids]
 
 
-def tag_batch(model, vocabs, token_lists, batch_size=64):
-    """Best tags and their probabilities (CRF marginals) for lists of tokens."""
-    results = [([], []) if not tokens else None for tokens in token_lists]
+def tag_batch(model, vocabs, token_lists, batch_size=64, marginals=False):
+    """Best tags and their probabilities (CRF marginals) for lists of tokens; with
+    `marginals`, also each token's marginal probabilities of every tag id, (tokens, tags)."""
+    empty = ([], [], np.zeros((0, len(vocabs.tags)), "float32")) if marginals else ([], [])
+    results = [empty if not tokens else None for tokens in token_lists]
     for indices, chunk, inputs in _batches(vocabs, token_lists, batch_size):
         best, probabilities = _compiled(model)(inputs)
         best, probabilities = best.numpy(), probabilities.numpy()
@@ -62,6 +64,8 @@ def tag_batch(model, vocabs, token_lists, batch_size=64):
             ids = best[row, : len(tokens)]
             probs = [float(probabilities[row, t, ids[t]]) for t in range(len(tokens))]
             results[i] = (_tags(vocabs, ids), probs)
+            if marginals:
+                results[i] += (probabilities[row, : len(tokens)],)
     return results
 
 
@@ -133,27 +137,38 @@ def sentence_pieces(tokens):
     return pieces
 
 
-def tag_texts(model, vocabs, token_lists):
+def tag_texts(model, vocabs, token_lists, consistency=False):
     """(tags, scores) of texts of any length, as tokens. Each text is cut into
     `sentence_pieces`, and the pieces of all texts are tagged as one batched run; a longer
-    stretch without a sentence end is tagged in windows overlapping by half (`_retag_long`)."""
+    stretch without a sentence end is tagged in windows overlapping by half (`_retag_long`).
+    With `consistency`, each text is one document for `consistency.consistent`, a changed
+    tag scored by its own marginal probability."""
+    from pipelines.ner.consistency import consistent
+
     pieces = [sentence_pieces(tokens) for tokens in token_lists]
     flat = [tokens[a:b] for tokens, spans in zip(token_lists, pieces) for a, b in spans]
-    tagged = iter(tag_batch(model, vocabs, flat))
+    tagged = iter(tag_batch(model, vocabs, flat, marginals=True))
     results = []
     for tokens, spans in zip(token_lists, pieces):
-        tags, scores = [], []
+        tags, scores, rows = [], [], []
         for _ in spans:
-            piece_tags, piece_scores = next(tagged)
+            piece_tags, piece_scores, piece_rows = next(tagged)
             tags += piece_tags
             scores += piece_scores
+            rows += list(piece_rows)
         if any(b - a >= PREDICT_WINDOW for a, b in spans):
-            _retag_long(model, vocabs, tokens, tags, scores)
+            _retag_long(model, vocabs, tokens, tags, scores, rows)
+        if consistency:
+            changed = consistent([tokens], [tags])[0]
+            for t, (old, new) in enumerate(zip(tags, changed)):
+                if new != old:
+                    scores[t] = float(rows[t][vocabs.tags.id(new)])
+            tags = changed
         results.append((tags, scores))
     return results
 
 
-def _retag_long(model, vocabs, tokens, tags, scores):
+def _retag_long(model, vocabs, tokens, tags, scores, rows):
     """Re-tags (in place) each stretch of over `PREDICT_WINDOW` tokens without a sentence end
     in windows overlapping by half, each token taken from the window where it is most
     central, with each cut moved past the end of an entity so that entities stay whole."""
@@ -166,26 +181,30 @@ def _retag_long(model, vocabs, tokens, tags, scores):
     for a, b in stretches:
         step = PREDICT_WINDOW // 2
         starts = list(range(a, max(a + 1, b - PREDICT_WINDOW + step), step))
-        windows = tag_batch(model, vocabs, [tokens[s : s + PREDICT_WINDOW] for s in starts])
+        windows = tag_batch(
+            model, vocabs, [tokens[s : s + PREDICT_WINDOW] for s in starts], marginals=True
+        )
         position = a
-        for k, (s, (w_tags, w_scores)) in enumerate(zip(starts, windows)):
+        for k, (s, (w_tags, w_scores, w_rows)) in enumerate(zip(starts, windows)):
             end = min(b, s + len(w_tags))
             cut = end if k == len(starts) - 1 else min(end, s + step + step // 2)
             while cut < end and w_tags[cut - s].startswith("I-"):
                 cut += 1  # keep an entity that runs over the cut whole
             for t in range(position, cut):
-                tags[t], scores[t] = w_tags[t - s], w_scores[t - s]
+                tags[t], scores[t], rows[t] = w_tags[t - s], w_scores[t - s], w_rows[t - s]
             if position < cut and tags[position].startswith("I-") and k > 0:
                 tags[position] = "B-" + tags[position][2:]
             position = max(position, cut)
 
 
-def annotate(texts, model, vocabs):
-    """The predictions for raw texts: tokens, tags and entities with character offsets."""
+def annotate(texts, model, vocabs, consistency=True):
+    """The predictions for raw texts: tokens, tags and entities with character offsets (each
+    text one document for label consistency, unless `consistency` is false)."""
     from pipelines.text import word_tokenize
 
     tokenized = [word_tokenize(text) for text in texts]
-    tagged = tag_texts(model, vocabs, [[t.text for t in tokens] for tokens in tokenized])
+    token_lists = [[t.text for t in tokens] for tokens in tokenized]
+    tagged = tag_texts(model, vocabs, token_lists, consistency)
     return [
         record(text, tokens, tags, scores)
         for text, tokens, (tags, scores) in zip(texts, tokenized, tagged)
@@ -245,6 +264,13 @@ def evaluate_tags(gold, predicted):
     }
 
 
-def evaluate_model(model, vocabs, sentences):
-    tagged = tag_batch(model, vocabs, [tokens for tokens, _ in sentences], batch_size=256)
-    return evaluate_tags([tags for _, tags in sentences], [t for t, _ in tagged])
+def evaluate_model(model, vocabs, sentences, documents=None):
+    """`evaluate_tags` of the model's tags for (tokens, tags) `sentences`; with `documents`
+    (each sentence's document), after label consistency within each document."""
+    from pipelines.ner.consistency import consistent_documents
+
+    token_lists = [tokens for tokens, _ in sentences]
+    predicted = [t for t, _ in tag_batch(model, vocabs, token_lists, batch_size=256)]
+    if documents is not None:
+        predicted = consistent_documents(token_lists, predicted, documents)
+    return evaluate_tags([tags for _, tags in sentences], predicted)

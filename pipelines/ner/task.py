@@ -69,21 +69,31 @@ class Tagger(Task):
     Preprocessor = NERPreprocessor
     monitor = "f1"
 
-    def predict(self, texts):
+    def predict(self, texts, consistency=True):
         """`{"text", "tokens", "tags", "entities": [{"text", "type", "start", "end",
         "score"}]}` per text (`text[start:end] == entity["text"]`; `score` the mean CRF
-        marginal probability of the entity's tags)."""
-        return annotate(list(texts), self.model, self.preprocessor)
+        marginal probability of the entity's tags). Each text is one document for
+        document-level label consistency (`pipelines.ner.consistency`; `consistency=False`:
+        none, every sentence tagged on its own)."""
+        return annotate(list(texts), self.model, self.preprocessor, consistency)
 
-    def evaluate(self, source, data_format=None, max_examples=None, scheme="auto"):
-        """Entity-level precision, recall and F1 (conlleval's counting), overall and per type."""
-        sentences = read_tagged(source, max_examples, data_format, scheme)
-        return evaluate_model(self.model, self.preprocessor, sentences)
+    def evaluate(
+        self, source, data_format=None, max_examples=None, scheme="auto", consistency=True
+    ):
+        """Entity-level precision, recall and F1 (conlleval's counting), overall and per type,
+        with label consistency within each `-DOCSTART-` document of the file (a file without
+        them: within each sentence) unless `consistency` is false."""
+        sentences, documents = read_tagged(source, max_examples, data_format, scheme, True)
+        return evaluate_model(
+            self.model, self.preprocessor, sentences, documents if consistency else None
+        )
 
-    def export(self, out):
+    def export(self, out, consistency=True):
+        """A SavedModel that tags raw strings with TensorFlow alone (`export_tagger`), each
+        string one document for label consistency unless `consistency` is false."""
         from pipelines.ner.export import export_tagger
 
-        export_tagger(self.model, self.preprocessor, out, max_word_chars=MAX_WORD_CHARS)
+        export_tagger(self.model, self.preprocessor, out, MAX_WORD_CHARS, consistency=consistency)
 
     # === training ===
 

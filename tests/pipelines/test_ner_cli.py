@@ -14,6 +14,9 @@ from pipelines import ner
 from pipelines.errors import BadSetting
 from pipelines.ner import data as ner_data
 from pipelines.ner.__main__ import main as ner_main
+from pipelines.ner.consistency import consistent
+from pipelines.ner.data import read_tagged
+from pipelines.ner.inference import evaluate_tags, tag_batch
 from pipelines.ner.preprocess import NERPreprocessor
 from tests import conftest
 
@@ -93,15 +96,33 @@ def test_train_writes_a_complete_model_folder(trained):
 
 
 def test_evaluate_reports_entity_metrics(trained):
-    metrics = ner.load(str(trained["out"])).evaluate(trained["dev"])
+    tagger = ner.load(str(trained["out"]))
+    metrics = tagger.evaluate(trained["dev"])
     assert set(metrics["per_type"]) == {"LOC", "PER"}
     assert metrics["f1"] > 0.5  # an easy corpus; three epochs learn most of it
-    assert metrics["f1"] == pytest.approx(last_json(trained["output"])["dev"]["f1"])
+    # training's dev F1 tags each sentence alone; evaluate adds label consistency (within each
+    # sentence here: the file has no -DOCSTART- lines)
+    alone = tagger.evaluate(trained["dev"], consistency=False)
+    assert alone["f1"] == pytest.approx(last_json(trained["output"])["dev"]["f1"])
+    sentences = read_tagged(trained["dev"])
+    tagged = [t for t, _ in tag_batch(tagger.model, tagger.preprocessor, [w for w, _ in sentences])]
+    consistent_tags = [consistent([w], [t])[0] for (w, _), t in zip(sentences, tagged)]
+    assert metrics == evaluate_tags([t for _, t in sentences], consistent_tags)
     result = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"], "--json")
     assert result.exit_code == 0 and last_json(result.output) == metrics
     table = invoke("evaluate", "--model", trained["out"], "--data", trained["dev"]).output
     assert table.splitlines()[0].split() == ["type", "precision", "recall", "f1", "support"]
     assert table.splitlines()[-1].startswith("overall")
+
+
+def test_predict_makes_each_text_consistent(trained):
+    texts = ["Anna Smith visited Oslo. Smith loves Oslo and Lima, Lima and Anna Smith .", "Lima"]
+    tagger = ner.load(str(trained["out"]))
+    alone, records = tagger.predict(texts, consistency=False), tagger.predict(texts)
+    for before, after in zip(alone, records):
+        assert after["tags"] == consistent([before["tokens"]], [before["tags"]])[0]
+    result = invoke("predict", "--model", trained["out"], "--no-consistency", "--json", *texts)
+    assert [json.loads(line) for line in result.output.strip().splitlines()] == alone
 
 
 def test_predict_offsets_point_into_the_text(trained):
@@ -136,7 +157,8 @@ def test_predict_tags_a_long_text_and_reads_an_input_file(trained, tmp_path):
 
 
 def test_export_runs_with_tensorflow_alone(trained, tmp_path):
-    texts = ["Anna Smith visited Oslo.", "Maria Lopez saw Berlin ."]
+    # several sentences in a text: tagged piece by piece and made consistent, as predict does
+    texts = ["Anna Smith visited Oslo.", "Maria Lopez saw Berlin . Lopez loves Berlin !", ""]
     served = tmp_path / "served"
     assert invoke("export", "--model", trained["out"], "--out", served).exit_code == 0
     script = textwrap.dedent(

@@ -1,0 +1,226 @@
+"""Document-level label consistency: one name, one type, throughout a document.
+
+A tagger that reads sentence by sentence may call "Ajax" an organisation in one sentence and a
+location in the next, or miss it where the sentence says little. News names its subject many
+times, so agreement inside a document is a strong signal (Krishnan & Manning 2006; Ratinov &
+Roth 2009 call it non-local label consistency). After tagging, within one document (a text of
+`predict`, a `-DOCSTART-` document of a CoNLL file):
+
+1. **Retype.** Every predicted entity of at most `MAX_WORDS` words votes for its type under its
+   exact string (the words, case kept). An entity whose own type has fewer votes than the most
+   voted one takes that type (among tied types, the one met first in the document).
+2. **Fill.** A run of words tagged O that equals an entity string of the document, and is not
+   followed by an I- tag, is tagged as an entity of that string's most voted type. Longer strings
+   go first; two matches of the same length that overlap are both left alone, so the result does
+   not depend on the order of the text.
+
+`consistent` does this in Python (`predict`, `evaluate`) and `graph_consistent` in TensorFlow
+ops over one sequence per row (the export), with the same result; `tests/pipelines/
+test_ner_consistency.py` checks that they agree.
+"""
+
+from collections import Counter, defaultdict
+
+from pipelines.data.conll import entity_spans
+
+MAX_WORDS = 8  # longer entity strings neither vote nor change
+
+
+def _entity(kind, n):
+    return ["B-" + kind] + ["I-" + kind] * (n - 1)
+
+
+def consistent(token_lists, tag_lists, max_words=MAX_WORDS):
+    """The IOB2 tags of one document's sentences after label consistency (the module's doc).
+
+    Args:
+        token_lists: the document's sentences, each a list of tokens.
+        tag_lists: their predicted tags (IOB2), one list per sentence.
+        max_words: entity strings of more words than this are left as they are.
+    Returns:
+        New tag lists (the inputs are not changed).
+
+    Example:
+        >>> consistent([["Ajax", "won"], ["Ajax", "lost", "to", "Ajax"]],
+        ...            [["B-ORG", "O"], ["B-LOC", "O", "O", "O"]])[1]
+        ['B-ORG', 'O', 'O', 'B-ORG']
+    """
+    spans = [
+        [(kind, a, b) for kind, a, b in entity_spans(tags) if b - a <= max_words]
+        for tags in tag_lists
+    ]
+    votes, first = defaultdict(Counter), {}
+    for number, (tokens, found) in enumerate(zip(token_lists, spans)):
+        for kind, a, b in found:
+            key = tuple(tokens[a:b])
+            votes[key][kind] += 1
+            first.setdefault((key, kind), (number, a))
+
+    def voted(key, own=None):
+        counter = votes[key]
+        top = max(counter.values())
+        if own is not None and counter[own] == top:
+            return own
+        return min((k for k, n in counter.items() if n == top), key=lambda k: first[key, k])
+
+    majority = defaultdict(dict)  # words -> {key: type}
+    for key in votes:
+        majority[len(key)][key] = voted(key)
+    result = []
+    for tokens, tags, found in zip(token_lists, tag_lists, spans):
+        tags = list(tags)
+        for kind, a, b in found:
+            best = voted(tuple(tokens[a:b]), kind)
+            if best != kind:
+                tags[a:b] = _entity(best, b - a)
+        _fill(tokens, tags, majority, max_words)
+        result.append(tags)
+    return result
+
+
+def _fill(tokens, tags, majority, max_words):
+    """Step 2 of the module's doc on one sentence, in place."""
+    free = [tag == "O" for tag in tags]
+    for n in range(max_words, 0, -1):
+        if not majority[n]:
+            continue
+        matches = {
+            p
+            for p in range(len(tokens) - n + 1)
+            if all(free[p : p + n])
+            and tuple(tokens[p : p + n]) in majority[n]
+            and not (p + n < len(tags) and tags[p + n].startswith("I-"))
+        }
+        for p in sorted(matches):
+            if any(q in matches for q in range(p - n + 1, p + n) if q != p):
+                continue  # overlapping matches of one length: neither is taken
+            tags[p : p + n] = _entity(majority[n][tuple(tokens[p : p + n])], n)
+            free[p : p + n] = [False] * n
+
+
+def consistent_documents(token_lists, tag_lists, documents):
+    """`consistent` over the sentences of a file: `documents` gives each sentence's document
+    (sentences of one document are consecutive or not; order within it is kept)."""
+    members = defaultdict(list)
+    for i, doc in enumerate(documents):
+        members[doc].append(i)
+    result = list(tag_lists)
+    for rows in members.values():
+        tagged = consistent([token_lists[i] for i in rows], [tag_lists[i] for i in rows])
+        for i, tags in zip(rows, tagged):
+            result[i] = tags
+    return result
+
+
+def graph_consistent(tokens, ids, mask, tag_names, max_words=MAX_WORDS):
+    """`consistent` in TensorFlow ops, each row of a batch one document of one sentence.
+
+    Args:
+        tokens: (batch, T) strings (tokens hold no spaces).
+        ids: (batch, T) int32 tag ids, `tag_names[id]` an IOB2 tag; ids outside `mask` and ids
+            whose name is not B-/I- read as O.
+        mask: (batch, T) bool, the real tokens.
+        tag_names: the tag of every id (a Python list).
+    Returns:
+        (batch, T) int32 tag ids after label consistency.
+    """
+    import tensorflow as tf
+
+    kinds = sorted({t[2:] for t in tag_names if t[:2] in ("B-", "I-")})
+    kind_of = [kinds.index(t[2:]) + 1 if t[:2] in ("B-", "I-") else 0 for t in tag_names]
+    begin_id = [tag_names.index("B-" + k) if "B-" + k in tag_names else 0 for k in [""] + kinds]
+    inside_id = [tag_names.index("I-" + k) if "I-" + k in tag_names else 0 for k in [""] + kinds]
+    is_b = tf.constant([t.startswith("B-") for t in tag_names])
+    is_i = tf.constant([t.startswith("I-") for t in tag_names])
+    begin_id, inside_id = tf.constant(begin_id, tf.int32), tf.constant(inside_id, tf.int32)
+    ids = tf.where(mask, tf.cast(ids, tf.int32), 0)
+    big = tf.int32.max
+
+    def fingerprint(strings):
+        return tf.strings.to_hash_bucket_fast(strings, 2**62)
+
+    def ahead(x, n, fill):  # x[:, t + n], `fill` past either end (n < 0: behind)
+        if n == 0:
+            return x
+        pad = tf.fill([tf.shape(x)[0], abs(n)], tf.constant(fill, x.dtype))
+        if n > 0:
+            return tf.concat([x, pad], 1)[:, n:]
+        return tf.concat([pad, x], 1)[:, : tf.shape(x)[1]]
+
+    kind = tf.where(mask, tf.gather(tf.constant(kind_of, tf.int32), ids), 0)
+    begins = (kind > 0) & (tf.gather(is_b, ids) | (ahead(kind, -1, 0) != kind))
+    continues = (kind > 0) & ~begins
+    run, alive = tf.ones_like(kind), tf.ones_like(begins)
+    for n in range(1, max_words + 1):  # entity length from its first word, max_words + 1: longer
+        alive &= ahead(continues, n, False)
+        run += tf.cast(alive, tf.int32)
+    starts = begins & (run <= max_words)
+    back, alive = tf.zeros_like(kind), continues
+    for n in range(1, max_words + 1):  # how far back an entity's first word is
+        back += tf.cast(alive, tf.int32)
+        alive &= ahead(continues, -n, False)
+
+    grams = [tokens]  # grams[n - 1][:, t]: the n words from t, joined by spaces
+    for n in range(2, max_words + 1):
+        grams.append(tf.strings.join([grams[-1], ahead(tokens, n - 1, "")], separator=" "))
+    key = tf.fill(tf.shape(tokens), "")
+    for n in range(1, max_words + 1):
+        key = tf.where(run == n, grams[n - 1], key)
+
+    # the entities of each row, in order: (batch, S)
+    positions = tf.broadcast_to(tf.range(tf.shape(kind)[1])[None], tf.shape(kind))
+    where = tf.ragged.boolean_mask(positions, starts).to_tensor(-1)
+    where = tf.pad(where, [[0, 0], [0, 1]], constant_values=-1)  # at least one column
+    real = where >= 0
+    at = tf.maximum(where, 0)
+    span_key = tf.where(real, tf.gather(key, at, batch_dims=1), "")
+    span_kind = tf.where(real, tf.gather(kind, at, batch_dims=1), 0)
+    span_run = tf.where(real, tf.gather(run, at, batch_dims=1), 0)
+    span_hash = tf.where(real, fingerprint(span_key), tf.int64.max)
+    by_hash = tf.argsort(span_hash, -1, stable=True)
+    sorted_hash = tf.gather(span_hash, by_hash, batch_dims=1)
+    same = (span_key[:, :, None] == span_key[:, None, :]) & real[:, :, None] & real[:, None, :]
+    of_kind = tf.one_hot(span_kind, len(kinds) + 1, on_value=True, off_value=False)
+    both = same[:, :, :, None] & of_kind[:, None, :, :]  # (batch, S, S, kinds + 1)
+    votes = tf.reduce_sum(tf.cast(both, tf.int32), 2)
+    order = tf.range(tf.shape(where)[1])[None, None, :, None]
+    first = tf.reduce_min(tf.where(both, order, big), 2)
+    top = tf.reduce_max(votes, -1, keepdims=True)
+    voted = tf.cast(tf.argmin(tf.where(votes == top, first, big), -1), tf.int32)
+    own = tf.gather(votes, span_kind, batch_dims=2)
+    retyped = tf.where(own == top[..., 0], span_kind, voted)
+
+    # 1. retype: every word of an entity takes its entity's new type
+    first_word = positions - back
+    index = tf.gather(tf.cumsum(tf.cast(starts, tf.int32), 1) - 1, first_word, batch_dims=1)
+    inside = (kind > 0) & tf.gather(starts, first_word, batch_dims=1)
+    new_kind = tf.gather(retyped, tf.maximum(index, 0), batch_dims=1)
+    changed = inside & (new_kind != kind)
+    renamed = tf.where(back == 0, tf.gather(begin_id, new_kind), tf.gather(inside_id, new_kind))
+    ids = tf.where(changed, renamed, ids)
+
+    # 2. fill: runs of O words equal to an entity string, the longest first
+    free = mask & (kind == 0)
+    following_i = tf.gather(is_i, ids)
+    for n in range(max_words, 0, -1):
+        # looked up by fingerprint among the sorted entity strings, then checked exactly
+        gram = grams[n - 1]
+        slot = tf.searchsorted(sorted_hash, fingerprint(gram))
+        match = tf.gather(by_hash, tf.minimum(slot, tf.shape(by_hash)[1] - 1), batch_dims=1)
+        found = tf.gather(span_key, match, batch_dims=1) == gram
+        found &= (tf.gather(span_run, match, batch_dims=1) == n) & ahead(mask, n - 1, False)
+        fill_kind = tf.gather(voted, match, batch_dims=1)
+        for m in range(n):
+            found &= ahead(free, m, False)
+        found &= ~ahead(following_i, n, False)
+        clash = tf.zeros_like(found)
+        for d in range(1, n):
+            clash |= ahead(found, d, False) | ahead(found, -d, False)
+        taken = found & ~clash
+        ids = tf.where(taken, tf.gather(begin_id, fill_kind), ids)
+        free &= ~taken
+        for d in range(1, n):
+            inner = ahead(taken, -d, False)
+            ids = tf.where(inner, tf.gather(inside_id, ahead(fill_kind, -d, 0)), ids)
+            free &= ~inner
+    return ids
