@@ -5,6 +5,8 @@ import tensorflow as tf
 
 from pipelines.export import graph_word_tokenize, write_archive
 
+CHUNK = 32  # sentences tagged at a time by the export
+
 
 def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
     """A SavedModel of an NER tagger: `serving_default(texts)` with `texts` a (batch,) string
@@ -63,12 +65,41 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         best, probabilities = model.tags_and_probabilities(inputs)
         return best, probabilities, words > 0
 
+    def tag_in_chunks(pieces):
+        """`tag` over pieces sorted by length, `CHUNK` at a time (as `predict` batches them:
+        little padding, bounded memory), back in their order."""
+        sizes = tf.cast(pieces.row_lengths(), tf.int32)
+        order = tf.argsort(sizes, stable=True)  # the last piece is empty: it sorts first
+        count = tf.size(order)
+        chunks = (count + CHUNK - 1) // CHUNK
+        filler = tf.zeros([chunks * CHUNK - count], tf.int32)  # the empty piece again
+        steps = tf.maximum(tf.reduce_max(sizes), 1)
+
+        def run(rows):
+            best, probabilities, _ = tag(tf.gather(pieces, rows))
+            pad = steps - tf.shape(best)[1]
+            best = tf.pad(tf.cast(best, tf.int32), [[0, 0], [0, pad]])
+            return best, tf.pad(probabilities, [[0, 0], [0, pad], [0, 0]])
+
+        best, probabilities = tf.map_fn(
+            run,
+            tf.reshape(tf.concat([order, tf.gather(order, filler)], 0), [chunks, CHUNK]),
+            fn_output_signature=(
+                tf.TensorSpec([CHUNK, None], tf.int32),
+                tf.TensorSpec([CHUNK, None, len(vocabs.tags)], tf.float32),
+            ),
+        )
+        back = tf.math.invert_permutation(order)
+        best = tf.gather(tf.reshape(best, [chunks * CHUNK, steps]), back)
+        probabilities = tf.reshape(probabilities, [chunks * CHUNK, steps, len(vocabs.tags)])
+        return best, tf.gather(probabilities, back), tf.sequence_mask(sizes, steps)
+
     def serve(texts):
         tokens, starts, ends = graph_word_tokenize(texts)
         lengths = tf.cast(tokens.row_lengths(), tf.int32)
         steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
         shape = tf.stack([tf.shape(texts)[0], steps])
-        best, probabilities, mask = tag(graph_sentence_pieces(tokens))
+        best, probabilities, mask = tag_in_chunks(graph_sentence_pieces(tokens))
         # the pieces' tags back in their texts
         rows = tokens.row_lengths()
         best = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(best, mask), rows)
