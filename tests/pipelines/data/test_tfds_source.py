@@ -46,6 +46,9 @@ def test_conll2003_through_tensorflow_datasets():
         (["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"]),
         (["Peter", "Blackburn"], ["B-PER", "I-PER"]),
     ]
+    with tfds.testing.mock_data(as_dataset_fn=_conll_examples):
+        same, documents = read_tagged("tfds:conll2003:dev", documents=True)
+    assert same == sentences and len(set(documents)) == 2  # no documents: each sentence alone
 
 
 def test_random_mock_data_with_ragged_lengths_is_bad_input():
