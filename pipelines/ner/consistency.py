@@ -7,23 +7,31 @@ Roth 2009 call it non-local label consistency). After tagging, within one docume
 `predict`, a `-DOCSTART-` document of a CoNLL file):
 
 1. **Retype.** Every predicted entity of at most `MAX_WORDS` words votes for its type under its
-   exact string (the words, case kept). An entity whose own type has fewer votes than the most
-   voted one takes that type (among tied types, the one met first in the document).
-2. **Fill.** A run of words tagged O that equals an entity string of the document, and is not
-   followed by an I- tag, is tagged as an entity of that string's most voted type. Longer strings
-   go first; two matches of the same length that overlap are both left alone, so the result does
-   not depend on the order of the text.
+   string (its words, A-Z read as a-z, so that a headline's "JAPAN" and the story's "Japan"
+   vote together). An entity whose own type has fewer votes than the most voted one takes that
+   type (among tied types, the one met first in the document).
+2. **Fill.** A run of words tagged O that equals an entity string of the document (A-Z read as
+   a-z), does not start with a lower-case letter a-z and is not followed by an I- tag is
+   tagged as an entity of that string's most voted type. Longer strings go first; two matches
+   of the same length that overlap are both left alone, so the result does not depend on the
+   order of the text.
 
 `consistent` does this in Python (`predict`, `evaluate`) and `graph_consistent` in TensorFlow
 ops over one sequence per row (the export), with the same result; `tests/pipelines/
 test_ner_consistency.py` checks that they agree.
 """
 
+import string
 from collections import Counter, defaultdict
 
 from pipelines.data.conll import entity_spans
 
 MAX_WORDS = 8  # longer entity strings neither vote nor change
+_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # as tf.strings.lower
+
+
+def _key(words):
+    return tuple(word.translate(_FOLD) for word in words)
 
 
 def _entity(kind, n):
@@ -52,7 +60,7 @@ def consistent(token_lists, tag_lists, max_words=MAX_WORDS):
     votes, first = defaultdict(Counter), {}
     for number, (tokens, found) in enumerate(zip(token_lists, spans)):
         for kind, a, b in found:
-            key = tuple(tokens[a:b])
+            key = _key(tokens[a:b])
             votes[key][kind] += 1
             first.setdefault((key, kind), (number, a))
 
@@ -70,7 +78,7 @@ def consistent(token_lists, tag_lists, max_words=MAX_WORDS):
     for tokens, tags, found in zip(token_lists, tag_lists, spans):
         tags = list(tags)
         for kind, a, b in found:
-            best = voted(tuple(tokens[a:b]), kind)
+            best = voted(_key(tokens[a:b]), kind)
             if best != kind:
                 tags[a:b] = _entity(best, b - a)
         _fill(tokens, tags, majority, max_words)
@@ -88,13 +96,14 @@ def _fill(tokens, tags, majority, max_words):
             p
             for p in range(len(tokens) - n + 1)
             if all(free[p : p + n])
-            and tuple(tokens[p : p + n]) in majority[n]
+            and _key(tokens[p : p + n]) in majority[n]
+            and not "a" <= tokens[p][:1] <= "z"
             and not (p + n < len(tags) and tags[p + n].startswith("I-"))
         }
         for p in sorted(matches):
             if any(q in matches for q in range(p - n + 1, p + n) if q != p):
                 continue  # overlapping matches of one length: neither is taken
-            tags[p : p + n] = _entity(majority[n][tuple(tokens[p : p + n])], n)
+            tags[p : p + n] = _entity(majority[n][_key(tokens[p : p + n])], n)
             free[p : p + n] = [False] * n
 
 
@@ -160,9 +169,10 @@ def graph_consistent(tokens, ids, mask, tag_names, max_words=MAX_WORDS):
         back += tf.cast(alive, tf.int32)
         alive &= ahead(continues, -n, False)
 
-    grams = [tokens]  # grams[n - 1][:, t]: the n words from t, joined by spaces
+    folded = tf.strings.lower(tokens)  # A-Z only, as `_key`
+    grams = [folded]  # grams[n - 1][:, t]: the n words from t, A-Z folded, joined by spaces
     for n in range(2, max_words + 1):
-        grams.append(tf.strings.join([grams[-1], ahead(tokens, n - 1, "")], separator=" "))
+        grams.append(tf.strings.join([grams[-1], ahead(folded, n - 1, "")], separator=" "))
     key = tf.fill(tf.shape(tokens), "")
     for n in range(1, max_words + 1):
         key = tf.where(run == n, grams[n - 1], key)
@@ -201,6 +211,7 @@ def graph_consistent(tokens, ids, mask, tag_names, max_words=MAX_WORDS):
 
     # 2. fill: runs of O words equal to an entity string, the longest first
     free = mask & (kind == 0)
+    lower_start = tf.strings.regex_full_match(tokens, "(?s)[a-z].*")
     following_i = tf.gather(is_i, ids)
     for n in range(max_words, 0, -1):
         # looked up by fingerprint among the sorted entity strings, then checked exactly
@@ -209,6 +220,7 @@ def graph_consistent(tokens, ids, mask, tag_names, max_words=MAX_WORDS):
         match = tf.gather(by_hash, tf.minimum(slot, tf.shape(by_hash)[1] - 1), batch_dims=1)
         found = tf.gather(span_key, match, batch_dims=1) == gram
         found &= (tf.gather(span_run, match, batch_dims=1) == n) & ahead(mask, n - 1, False)
+        found &= ~lower_start
         fill_kind = tf.gather(voted, match, batch_dims=1)
         for m in range(n):
             found &= ahead(free, m, False)

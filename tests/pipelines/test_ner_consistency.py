@@ -48,16 +48,28 @@ def test_untagged_repeats_of_an_entity_string_are_tagged():
     # a run followed by an I- tag is part of something else: left alone
     assert one("Smith Smith Jones", "B-PER O I-ORG") == ["B-PER", "O", "I-ORG"]
     # two overlapping matches of one length: neither is taken
-    assert one("a a x a a a", "B-ORG I-ORG O O O O") == "B-ORG I-ORG O O O O".split()
-    assert one("a a x a a", "B-ORG I-ORG O O O") == "B-ORG I-ORG O B-ORG I-ORG".split()
+    assert one("A A x A A A", "B-ORG I-ORG O O O O") == "B-ORG I-ORG O O O O".split()
+    assert one("A A x A A", "B-ORG I-ORG O O O") == "B-ORG I-ORG O B-ORG I-ORG".split()
+
+
+def test_case_is_folded_and_lower_case_runs_are_not_filled():
+    # a headline's JAPAN votes with the story's Japan, and is filled from it
+    sentences = [["JAPAN", "WIN"], ["Japan", "beat", "SYRIA"], ["Syria", "lost"]]
+    tagged = [["O", "O"], ["B-LOC", "O", "B-ORG"], ["B-LOC", "O"]]
+    expected = [["B-LOC", "O"], ["B-LOC", "O", "B-ORG"], ["B-LOC", "O"]]  # ORG-LOC: a tie
+    assert consistent(sentences, tagged) == expected
+    tagged[1][2] = "B-LOC"
+    assert consistent(sentences, tagged)[1] == ["B-LOC", "O", "B-LOC"]
+    assert one("US and us", "B-LOC O O") == ["B-LOC", "O", "O"]  # "us" starts with a-z
+    assert one("US and Us", "B-LOC O O") == ["B-LOC", "O", "B-LOC"]
 
 
 def test_entities_longer_than_max_words_neither_vote_nor_change():
-    tokens = "a b c x a b c".split()
+    tokens = "A B C x A B C".split()
     tags = "B-ORG I-ORG I-ORG O B-LOC I-LOC I-LOC".split()
     assert one(" ".join(tokens), " ".join(tags), max_words=2) == tags
     assert one(" ".join(tokens), " ".join(tags), max_words=3) == tags  # a 1-1 tie
-    assert one("a b x a b", "B-ORG I-ORG O O O", max_words=1) == "B-ORG I-ORG O O O".split()
+    assert one("A B x A B", "B-ORG I-ORG O O O", max_words=1) == "B-ORG I-ORG O O O".split()
 
 
 def test_documents_are_kept_apart():
