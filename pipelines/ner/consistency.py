@@ -137,102 +137,120 @@ def graph_consistent(tokens, ids, mask, tag_names, max_words=MAX_WORDS):
 
     kinds = sorted({t[2:] for t in tag_names if t[:2] in ("B-", "I-")})
     kind_of = [kinds.index(t[2:]) + 1 if t[:2] in ("B-", "I-") else 0 for t in tag_names]
-    begin_id = [tag_names.index("B-" + k) if "B-" + k in tag_names else 0 for k in [""] + kinds]
-    inside_id = [tag_names.index("I-" + k) if "I-" + k in tag_names else 0 for k in [""] + kinds]
-    is_b = tf.constant([t.startswith("B-") for t in tag_names])
-    is_i = tf.constant([t.startswith("I-") for t in tag_names])
-    begin_id, inside_id = tf.constant(begin_id, tf.int32), tf.constant(inside_id, tf.int32)
+    named = {
+        prefix: tf.constant(
+            [tag_names.index(prefix + k) if prefix + k in tag_names else 0 for k in [""] + kinds],
+            tf.int32,
+        )
+        for prefix in ("B-", "I-")
+    }
     ids = tf.where(mask, tf.cast(ids, tf.int32), 0)
-    big = tf.int32.max
-
-    def fingerprint(strings):
-        return tf.strings.to_hash_bucket_fast(strings, 2**62)
-
-    def ahead(x, n, fill):  # x[:, t + n], `fill` past either end (n < 0: behind)
-        if n == 0:
-            return x
-        pad = tf.fill([tf.shape(x)[0], abs(n)], tf.constant(fill, x.dtype))
-        if n > 0:
-            return tf.concat([x, pad], 1)[:, n:]
-        return tf.concat([pad, x], 1)[:, : tf.shape(x)[1]]
-
     kind = tf.where(mask, tf.gather(tf.constant(kind_of, tf.int32), ids), 0)
-    begins = (kind > 0) & (tf.gather(is_b, ids) | (ahead(kind, -1, 0) != kind))
+    is_b = tf.gather(tf.constant([t.startswith("B-") for t in tag_names]), ids)
+    begins = (kind > 0) & (is_b | (_shift(kind, -1, 0) != kind))
     continues = (kind > 0) & ~begins
     run, alive = tf.ones_like(kind), tf.ones_like(begins)
     for n in range(1, max_words + 1):  # entity length from its first word, max_words + 1: longer
-        alive &= ahead(continues, n, False)
+        alive &= _shift(continues, n, False)
         run += tf.cast(alive, tf.int32)
     starts = begins & (run <= max_words)
     back, alive = tf.zeros_like(kind), continues
     for n in range(1, max_words + 1):  # how far back an entity's first word is
         back += tf.cast(alive, tf.int32)
-        alive &= ahead(continues, -n, False)
+        alive &= _shift(continues, -n, False)
 
     folded = tf.strings.lower(tokens)  # A-Z only, as `_key`
     grams = [folded]  # grams[n - 1][:, t]: the n words from t, A-Z folded, joined by spaces
     for n in range(2, max_words + 1):
-        grams.append(tf.strings.join([grams[-1], ahead(folded, n - 1, "")], separator=" "))
+        grams.append(tf.strings.join([grams[-1], _shift(folded, n - 1, "")], separator=" "))
     key = tf.fill(tf.shape(tokens), "")
     for n in range(1, max_words + 1):
         key = tf.where(run == n, grams[n - 1], key)
 
-    # the entities of each row, in order: (batch, S)
+    # the entities of each row, in order: (batch, S), and the types they vote for
     positions = tf.broadcast_to(tf.range(tf.shape(kind)[1])[None], tf.shape(kind))
     where = tf.ragged.boolean_mask(positions, starts).to_tensor(-1)
     where = tf.pad(where, [[0, 0], [0, 1]], constant_values=-1)  # at least one column
-    real = where >= 0
-    at = tf.maximum(where, 0)
-    span_key = tf.where(real, tf.gather(key, at, batch_dims=1), "")
-    span_kind = tf.where(real, tf.gather(kind, at, batch_dims=1), 0)
-    span_run = tf.where(real, tf.gather(run, at, batch_dims=1), 0)
-    span_hash = tf.where(real, fingerprint(span_key), tf.int64.max)
-    by_hash = tf.argsort(span_hash, -1, stable=True)
-    sorted_hash = tf.gather(span_hash, by_hash, batch_dims=1)
-    same = (span_key[:, :, None] == span_key[:, None, :]) & real[:, :, None] & real[:, None, :]
-    of_kind = tf.one_hot(span_kind, len(kinds) + 1, on_value=True, off_value=False)
-    both = same[:, :, :, None] & of_kind[:, None, :, :]  # (batch, S, S, kinds + 1)
-    votes = tf.reduce_sum(tf.cast(both, tf.int32), 2)
-    order = tf.range(tf.shape(where)[1])[None, None, :, None]
-    first = tf.reduce_min(tf.where(both, order, big), 2)
-    top = tf.reduce_max(votes, -1, keepdims=True)
-    voted = tf.cast(tf.argmin(tf.where(votes == top, first, big), -1), tf.int32)
-    own = tf.gather(votes, span_kind, batch_dims=2)
-    retyped = tf.where(own == top[..., 0], span_kind, voted)
+    real, at = where >= 0, tf.maximum(where, 0)
+    spans = {
+        name: tf.where(real, tf.gather(values, at, batch_dims=1), empty)
+        for name, values, empty in (("key", key, ""), ("kind", kind, 0), ("run", run, 0))
+    }
+    voted, retyped = _graph_votes(spans["key"], spans["kind"], real, len(kinds) + 1)
 
     # 1. retype: every word of an entity takes its entity's new type
     first_word = positions - back
     index = tf.gather(tf.cumsum(tf.cast(starts, tf.int32), 1) - 1, first_word, batch_dims=1)
     inside = (kind > 0) & tf.gather(starts, first_word, batch_dims=1)
     new_kind = tf.gather(retyped, tf.maximum(index, 0), batch_dims=1)
-    changed = inside & (new_kind != kind)
-    renamed = tf.where(back == 0, tf.gather(begin_id, new_kind), tf.gather(inside_id, new_kind))
-    ids = tf.where(changed, renamed, ids)
+    renamed = tf.gather(named["B-"], new_kind)
+    renamed = tf.where(back == 0, renamed, tf.gather(named["I-"], new_kind))
+    ids = tf.where(inside & (new_kind != kind), renamed, ids)
 
     # 2. fill: runs of O words equal to an entity string, the longest first
-    free = mask & (kind == 0)
+    is_i = tf.gather(tf.constant([t.startswith("I-") for t in tag_names]), ids)
     lower_start = tf.strings.regex_full_match(tokens, "(?s)[a-z].*")
-    following_i = tf.gather(is_i, ids)
-    for n in range(max_words, 0, -1):
-        # looked up by fingerprint among the sorted entity strings, then checked exactly
+    return _graph_fill(ids, grams, spans, voted, mask, kind == 0, lower_start, is_i, named)
+
+
+def _graph_votes(span_key, span_kind, real, types):
+    """(voted, retyped), both (batch, S): the type each entity's string has most often (ties:
+    the type met first), and the type each entity takes (its own where that ties the most)."""
+    import tensorflow as tf
+
+    same = (span_key[:, :, None] == span_key[:, None, :]) & real[:, :, None] & real[:, None, :]
+    of_kind = tf.one_hot(span_kind, types, on_value=True, off_value=False)
+    both = same[:, :, :, None] & of_kind[:, None, :, :]  # (batch, S, S, types)
+    votes = tf.reduce_sum(tf.cast(both, tf.int32), 2)
+    order = tf.range(tf.shape(span_key)[1])[None, None, :, None]
+    first = tf.reduce_min(tf.where(both, order, tf.int32.max), 2)
+    top = tf.reduce_max(votes, -1, keepdims=True)
+    voted = tf.cast(tf.argmin(tf.where(votes == top, first, tf.int32.max), -1), tf.int32)
+    own = tf.gather(votes, span_kind, batch_dims=2)
+    return voted, tf.where(own == top[..., 0], span_kind, voted)
+
+
+def _graph_fill(ids, grams, spans, voted, mask, untagged, lower_start, is_i, named):
+    """Step 2 of the module's doc: `ids` with the runs of untagged words that equal an entity
+    string tagged, the longest strings first."""
+    import tensorflow as tf
+
+    # the entity strings sorted by fingerprint, to look the word n-grams up among them
+    fingerprint = lambda strings: tf.strings.to_hash_bucket_fast(strings, 2**62)  # noqa: E731
+    span_hash = tf.where(spans["kind"] > 0, fingerprint(spans["key"]), tf.int64.max)
+    by_hash = tf.argsort(span_hash, -1, stable=True)
+    sorted_hash = tf.gather(span_hash, by_hash, batch_dims=1)
+    free = mask & untagged
+    for n in range(len(grams), 0, -1):
         gram = grams[n - 1]
         slot = tf.searchsorted(sorted_hash, fingerprint(gram))
         match = tf.gather(by_hash, tf.minimum(slot, tf.shape(by_hash)[1] - 1), batch_dims=1)
-        found = tf.gather(span_key, match, batch_dims=1) == gram
-        found &= (tf.gather(span_run, match, batch_dims=1) == n) & ahead(mask, n - 1, False)
-        found &= ~lower_start
-        fill_kind = tf.gather(voted, match, batch_dims=1)
+        found = tf.gather(spans["key"], match, batch_dims=1) == gram  # exactly, not by hash
+        found &= tf.gather(spans["run"], match, batch_dims=1) == n
+        found &= _shift(mask, n - 1, False) & ~lower_start & ~_shift(is_i, n, False)
         for m in range(n):
-            found &= ahead(free, m, False)
-        found &= ~ahead(following_i, n, False)
+            found &= _shift(free, m, False)
         clash = tf.zeros_like(found)
         for d in range(1, n):
-            clash |= ahead(found, d, False) | ahead(found, -d, False)
+            clash |= _shift(found, d, False) | _shift(found, -d, False)
         taken = found & ~clash
-        ids = tf.where(taken, tf.gather(begin_id, fill_kind), ids)
+        fill_kind = tf.gather(voted, match, batch_dims=1)
+        ids = tf.where(taken, tf.gather(named["B-"], fill_kind), ids)
         free &= ~taken
         for d in range(1, n):
-            inner = ahead(taken, -d, False)
-            ids = tf.where(inner, tf.gather(inside_id, ahead(fill_kind, -d, 0)), ids)
+            inner = _shift(taken, -d, False)
+            ids = tf.where(inner, tf.gather(named["I-"], _shift(fill_kind, -d, 0)), ids)
             free &= ~inner
     return ids
+
+
+def _shift(x, n, fill):
+    """`x[:, t + n]` of a (batch, T) tensor, `fill` past either end (n < 0: behind)."""
+    import tensorflow as tf
+
+    if n == 0:
+        return x
+    pad = tf.fill([tf.shape(x)[0], abs(n)], tf.constant(fill, x.dtype))
+    if n > 0:
+        return tf.concat([x, pad], 1)[:, n:]
+    return tf.concat([pad, x], 1)[:, : tf.shape(x)[1]]

@@ -12,11 +12,10 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
     """A SavedModel of an NER tagger: `serving_default(texts)` with `texts` a (batch,) string
     tensor returns dense `tokens` (batch, T) strings ("" past the end), `tags` (batch, T)
     strings, `scores` (batch, T) tag probabilities, `starts`/`ends` (batch, T) character
-    offsets and `lengths` (batch,) token counts. Each text is tagged in the pieces `predict`
-    cuts it into (`graph_sentence_pieces`: after each sentence end and every `PREDICT_WINDOW`
-    tokens without one; `predict` then re-tags such long stretches in overlapping windows, the
-    export does not), and is one document for label consistency
-    (`pipelines.ner.consistency.graph_consistent`) unless `consistency` is false."""
+    offsets and `lengths` (batch,) token counts. Each text is tagged sentence by sentence as
+    `predict` tags it (`tag_by_sentence`; without `predict`'s re-tagging of long stretches
+    without a sentence end), and is one document for label consistency unless `consistency`
+    is false."""
     from pipelines.ner.consistency import graph_consistent
 
     words_table = vocabs.words.lookup_table()
@@ -49,10 +48,7 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
 
     def tag(pieces):
         """The model's best tag ids, marginals and mask for ragged (P, None) tokens."""
-        steps = tf.maximum(
-            tf.reduce_max(tf.concat([tf.cast(pieces.row_lengths(), tf.int32), [0]], 0)), 1
-        )
-        shape = tf.stack([tf.cast(pieces.nrows(), tf.int32), steps])
+        shape, steps = _padded_shape(pieces)
         words = tf.ragged.map_flat_values(vocabs.graph_word_ids, pieces, words_table)
         words = words.to_tensor(0, shape=shape)
         letters = tf.strings.unicode_split(pieces, "UTF-8", errors="replace")[:, :, :max_word_chars]
@@ -65,47 +61,11 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         best, probabilities = model.tags_and_probabilities(inputs)
         return best, probabilities, words > 0
 
-    def tag_in_chunks(pieces):
-        """`tag` over pieces sorted by length, `CHUNK` at a time (as `predict` batches them:
-        little padding, bounded memory), back in their order."""
-        sizes = tf.cast(pieces.row_lengths(), tf.int32)
-        order = tf.argsort(sizes, stable=True)  # the last piece is empty: it sorts first
-        count = tf.size(order)
-        chunks = (count + CHUNK - 1) // CHUNK
-        filler = tf.zeros([chunks * CHUNK - count], tf.int32)  # the empty piece again
-        steps = tf.maximum(tf.reduce_max(sizes), 1)
-
-        def run(rows):
-            best, probabilities, _ = tag(tf.gather(pieces, rows))
-            pad = steps - tf.shape(best)[1]
-            best = tf.pad(tf.cast(best, tf.int32), [[0, 0], [0, pad]])
-            return best, tf.pad(probabilities, [[0, 0], [0, pad], [0, 0]])
-
-        best, probabilities = tf.map_fn(
-            run,
-            tf.reshape(tf.concat([order, tf.gather(order, filler)], 0), [chunks, CHUNK]),
-            fn_output_signature=(
-                tf.TensorSpec([CHUNK, None], tf.int32),
-                tf.TensorSpec([CHUNK, None, len(vocabs.tags)], tf.float32),
-            ),
-        )
-        back = tf.math.invert_permutation(order)
-        best = tf.gather(tf.reshape(best, [chunks * CHUNK, steps]), back)
-        probabilities = tf.reshape(probabilities, [chunks * CHUNK, steps, len(vocabs.tags)])
-        return best, tf.gather(probabilities, back), tf.sequence_mask(sizes, steps)
-
     def serve(texts):
         tokens, starts, ends = graph_word_tokenize(texts)
         lengths = tf.cast(tokens.row_lengths(), tf.int32)
-        steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
-        shape = tf.stack([tf.shape(texts)[0], steps])
-        best, probabilities, mask = tag_in_chunks(graph_sentence_pieces(tokens))
-        # the pieces' tags back in their texts
-        rows = tokens.row_lengths()
-        best = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(best, mask), rows)
-        best = best.to_tensor(0, shape=shape)
-        probabilities = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(probabilities, mask), rows)
-        probabilities = probabilities.to_tensor(0.0, shape=tf.concat([shape, [len(tag_names)]], 0))
+        shape, steps = _padded_shape(tokens)
+        best, probabilities = tag_by_sentence(tag, tokens, shape, len(vocabs.tags))
         mask = tf.sequence_mask(lengths, steps)
         if consistency:
             dense = tokens.to_tensor("", shape=shape)
@@ -148,3 +108,48 @@ def graph_sentence_pieces(tokens):
     piece = tf.cumsum(tf.cast(new, tf.int64)) - 1
     count = tf.reduce_max(tf.concat([piece, [-1]], 0)) + 1
     return tf.RaggedTensor.from_value_rowids(flat, piece, nrows=count + 1)
+
+
+def tag_by_sentence(tag, tokens, shape, num_tags):
+    """Best tag ids (batch, T) and marginals (batch, T, num_tags) of ragged (batch, None)
+    `tokens` padded to `shape`: `tag(pieces)` -> (best ids, marginals, mask) run on the
+    `graph_sentence_pieces` of the texts sorted by length, `CHUNK` at a time (as `predict`
+    batches them: little padding, bounded memory), the results put back in their texts."""
+    pieces = graph_sentence_pieces(tokens)
+    sizes = tf.cast(pieces.row_lengths(), tf.int32)
+    order = tf.argsort(sizes, stable=True)  # the last piece is empty: it sorts first
+    count = tf.size(order)
+    chunks = (count + CHUNK - 1) // CHUNK
+    filler = tf.zeros([chunks * CHUNK - count], tf.int32)  # the empty piece again
+    steps = tf.maximum(tf.reduce_max(sizes), 1)
+
+    def run(rows):
+        best, probabilities, _ = tag(tf.gather(pieces, rows))
+        pad = steps - tf.shape(best)[1]
+        best = tf.pad(tf.cast(best, tf.int32), [[0, 0], [0, pad]])
+        return best, tf.pad(probabilities, [[0, 0], [0, pad], [0, 0]])
+
+    best, probabilities = tf.map_fn(
+        run,
+        tf.reshape(tf.concat([order, tf.gather(order, filler)], 0), [chunks, CHUNK]),
+        fn_output_signature=(
+            tf.TensorSpec([CHUNK, None], tf.int32),
+            tf.TensorSpec([CHUNK, None, num_tags], tf.float32),
+        ),
+    )
+    back = tf.math.invert_permutation(order)
+    real = tf.sequence_mask(sizes, steps)
+    best = tf.boolean_mask(tf.gather(tf.reshape(best, [chunks * CHUNK, steps]), back), real)
+    probabilities = tf.reshape(probabilities, [chunks * CHUNK, steps, num_tags])
+    probabilities = tf.boolean_mask(tf.gather(probabilities, back), real)
+    rows = tokens.row_lengths()  # the pieces' words, in order, are the texts' words
+    best = tf.RaggedTensor.from_row_lengths(best, rows).to_tensor(0, shape=shape)
+    probabilities = tf.RaggedTensor.from_row_lengths(probabilities, rows)
+    return best, probabilities.to_tensor(0.0, shape=tf.concat([shape, [num_tags]], 0))
+
+
+def _padded_shape(ragged):
+    """(shape, steps) of a ragged (rows, None) tensor padded: (rows, steps), steps >= 1."""
+    lengths = tf.cast(ragged.row_lengths(), tf.int32)
+    steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
+    return tf.stack([tf.cast(ragged.nrows(), tf.int32), steps]), steps
