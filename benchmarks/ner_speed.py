@@ -2,16 +2,19 @@
 runs them (the model loaded once; each timed call as the command line makes it).
 
     python benchmarks/ner_speed.py --model ner-conll2003 \
-        --data ../shared/data/conll2003/valid.txt --tokens 20000
+        --data ../shared/data/conll2003/valid.txt --tokens 20000 [--export]
 
 The text is the data file's sentences detokenised into paragraphs of ten sentences, cut at
-`--tokens` tokens: running text, as `predict` gets it. Prints one JSON object.
+`--tokens` tokens: running text, as `predict` gets it. With `--export`, the model is also
+exported and its `serving_default` timed on the same text as one string (after a first call
+on a short one), and its tags compared with `predict`'s. Prints one JSON object.
 """
 
 import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 
 
@@ -35,6 +38,7 @@ def main(argv=None):
     parser.add_argument("--model", default="ner-conll2003")
     parser.add_argument("--data", required=True, help="a CoNLL file: evaluated, and the text")
     parser.add_argument("--tokens", type=int, default=20_000)
+    parser.add_argument("--export", action="store_true", help="time the SavedModel export too")
     args = parser.parse_args(argv)
 
     from pipelines import ner
@@ -52,9 +56,11 @@ def main(argv=None):
     started = time.perf_counter()
     metrics = tagger.evaluate(args.data)
     evaluate_seconds = time.perf_counter() - started
+    served = served_speed(tagger, text, result["tags"]) if args.export else {}
     print(
         json.dumps(
             {
+                **served,
                 "model": args.model,
                 "load_s": round(loaded, 1),
                 "predict_tokens": len(result["tokens"]),
@@ -67,6 +73,23 @@ def main(argv=None):
             }
         )
     )
+
+
+def served_speed(tagger, text, tags):
+    """{"served_s", "served_agrees"}: the export's time on `text` and whether its tags are
+    `tags` (what `predict` gave)."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as folder:
+        tagger.export(folder)
+        serve = tf.saved_model.load(folder).signatures["serving_default"]
+        serve(texts=tf.constant([text[:2000]]))  # the first call traces the graph
+        started = time.perf_counter()
+        outputs = serve(texts=tf.constant([text]))
+        seconds = time.perf_counter() - started
+    n = int(outputs["lengths"][0])
+    served = [t.decode() for t in outputs["tags"].numpy()[0][:n]]
+    return {"served_s": round(seconds, 1), "served_agrees": served == tags}
 
 
 if __name__ == "__main__":
