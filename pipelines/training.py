@@ -160,14 +160,54 @@ def layerwise_adam(groups, learning_rate, **kwargs):
     return LayerwiseAdam(learning_rate, groups=paths, **kwargs)
 
 
-def save_model(model, path):
-    """Saves `model` as a `.keras` file without optimizer state (the shipped form), atomically."""
+def save_model(model, path, float16=False):
+    """Saves `model` as a `.keras` file without optimizer state (the shipped form), atomically;
+    with `float16`, its float32 weights stored as float16 (`store_float16`)."""
     fresh = model.__class__.from_config(model.get_config())
     fresh.build()
     fresh.set_weights(model.get_weights())
     tmp = f"{os.fspath(path)[: -len('.keras')]}.tmp{os.getpid()}.keras"
     fresh.save(tmp)
+    if float16:
+        store_float16(tmp)
     os.replace(tmp, path)
+
+
+WEIGHTS_FILE = "model.weights.h5"  # inside a .keras archive
+
+
+def store_float16(path):
+    """Rewrites the weights of the `.keras` file `path` as float16 (half the size; about three
+    significant digits). Keras reads them back into the model's float32 variables, so the file
+    loads as any other (`keras.saving.load_model`), and the model computes in float32."""
+    import io
+    import zipfile
+
+    import h5py
+    import numpy as np
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    halved = io.BytesIO()
+    with h5py.File(io.BytesIO(parts[WEIGHTS_FILE]), "r") as source:
+        with h5py.File(halved, "w") as target:
+
+            def copy(group, into):
+                into.attrs.update(group.attrs)
+                for key, item in group.items():
+                    if isinstance(item, h5py.Group):
+                        copy(item, into.create_group(key))
+                        continue
+                    value = item[()]
+                    if getattr(value, "dtype", None) == np.float32:
+                        value = value.astype(np.float16)
+                    into.create_dataset(key, data=value).attrs.update(item.attrs)
+
+            copy(source, target)
+    parts[WEIGHTS_FILE] = halved.getvalue()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
 
 
 def log_to_stderr(message):

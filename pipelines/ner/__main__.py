@@ -1,4 +1,4 @@
-"""`python -m pipelines.ner train|evaluate|predict|export`: the command line over
+"""`python -m pipelines.ner train|evaluate|predict|export|ensemble`: the command line over
 `pipelines.ner` (each command builds the settings, calls the library, prints)."""
 
 import sys
@@ -136,6 +136,27 @@ def predict(model, texts, input_path, consistency, as_json):
     texts = cli.texts_from(texts, input_path)
     for record in ner.load(model).predict(texts, consistency):
         cli.print_json(record) if as_json else click.echo(marked(record))
+
+
+@main.command()
+@click.option("--model", required=True, help="A tagger (a shipped name or a folder).")
+@click.option(
+    "--with",
+    "members",
+    multiple=True,
+    required=True,
+    help="Another tagger with the same tags and language models (repeat for more).",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--float16", is_flag=True, help="Store the weights as float16 (half the size).")
+@cli.reports_bad_input
+def ensemble(model, members, out, float16):
+    """Writes --out: one tagger made of --model and the --with taggers, which tags with the
+    mean of their scores (a product of experts) in predict, evaluate and the export."""
+    command = f"python -m pipelines.ner ensemble --model {model}"
+    command += "".join(f" --with {m}" for m in members) + f" --out {out}"
+    tagger = ner.make_ensemble(model, members, out, float16, command + " --float16" * float16)
+    click.echo(f"an ensemble of {len(tagger.model.members)} taggers written to {out}", err=True)
 
 
 cli.add_export(

@@ -117,10 +117,11 @@ def fit_entity_bias(model, vocabs, sentences, biases=ENTITY_BIASES, batch_size=2
 def lower_o_score(model, vocabs, bias):
     """Makes the O tag's score `bias` lower (in the bias of the layer that scores the tags),
     so that the saved model, its export and a model started from it all carry it."""
-    layer = model.get_layer("tag_scores")
-    kernel, offsets = layer.get_weights()
-    offsets[vocabs.tags.id("O")] -= bias
-    layer.set_weights([kernel, offsets])
+    for member in getattr(model, "members", [model]):  # an ensemble's scores: their mean
+        layer = member.get_layer("tag_scores")
+        kernel, offsets = layer.get_weights()
+        offsets[vocabs.tags.id("O")] -= bias
+        layer.set_weights([kernel, offsets])
 
 
 SENTENCE_ENDS = {".", "!", "?"}

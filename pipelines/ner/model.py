@@ -104,3 +104,104 @@ def mapped_head(name, weights, correspondence):
         return [kernel @ p.T, p @ bias]
     transitions, start, end = weights
     return [p @ transitions @ p.T, p @ start, p @ end]
+
+
+def members_of(model):
+    """The `NERTagger`s of a tagger: an ensemble's members, or the tagger itself."""
+    return list(getattr(model, "members", [model]))
+
+
+def architecture_of(model):
+    """The `ARCHITECTURE` settings of a tagger (for an ensemble, its first member's)."""
+    config = members_of(model)[0].get_config()
+    return {k: config[k] for k in ARCHITECTURE}
+
+
+def grow_model(old_model, old, new, log, correspondence=None):
+    """`grow` for a tagger or an ensemble: each member carried over to `new`; an ensemble's
+    own CRF is kept (the tags unchanged) or mapped through `correspondence`."""
+    from zoo.models import NERTaggerEnsemble
+
+    members = [
+        grow(m, old, new, architecture_of(m), log, correspondence) for m in members_of(old_model)
+    ]
+    if not isinstance(old_model, NERTaggerEnsemble):
+        return members[0]
+    model = NERTaggerEnsemble.of(members)
+    if model.crf is not None and (new.tags.tokens == old.tags.tokens or correspondence is not None):
+        weights = old_model.crf.get_weights()
+        if new.tags.tokens != old.tags.tokens:
+            weights = mapped_head("crf", weights, correspondence)
+        model.crf.set_weights(weights)
+    return model
+
+
+def ensemble_of(taggers):
+    """(model, vocabularies): one `NERTaggerEnsemble` of the taggers' networks (loaded
+    `pipelines.ner.Tagger`s, ensembles among them contributing their members).
+
+    The ensemble reads the union of their words and characters; each member's embedding row
+    of a word it does not know is the row it would have used for it (another case of the word,
+    or `<UNK>`), so that every member scores every sentence as it did alone. The taggers must
+    have the same tags (in any order) and read the same character language models."""
+    from pipelines.errors import DataError
+    from pipelines.ner.preprocess import NERPreprocessor
+    from pipelines.text import Vocabulary
+    from zoo.models import NERTaggerEnsemble
+
+    first = taggers[0].preprocessor
+    for tagger in taggers[1:]:
+        vocabs = tagger.preprocessor
+        if set(vocabs.tags.tokens) != set(first.tags.tokens):
+            raise DataError(tagger.folder, f"its tags differ from {taggers[0].folder}'s")
+        if _lms(vocabs) != _lms(first):
+            raise DataError(
+                tagger.folder,
+                f"its character language models ({_lms(vocabs)}) differ from "
+                f"{taggers[0].folder}'s ({_lms(first)})",
+            )
+    vocabs = NERPreprocessor(
+        *(
+            Vocabulary(list(dict.fromkeys(w for t in taggers for w in _vocab(t, name)[4:])))
+            for name in ("words", "chars")
+        ),
+        first.tags,
+        first.contextual,
+    )
+    members = [
+        _realigned(member, tagger.preprocessor, vocabs)
+        for tagger in taggers
+        for member in members_of(tagger.model)
+    ]
+    return NERTaggerEnsemble.of(members), vocabs
+
+
+def _vocab(tagger, name):
+    return getattr(tagger.preprocessor, name).tokens
+
+
+def _lms(vocabs):
+    return vocabs.contextual.names if vocabs.contextual is not None else None
+
+
+def _realigned(model, old, new):
+    """A copy of the tagger `model` (vocabularies `old`) reading `new`'s ids: embedding rows
+    gathered by what `old` makes of each word and character, tags permuted."""
+    rows = {
+        "word_embedding": [old.word_id(w) for w in new.words.tokens],
+        "char_embedding": [old.chars.id(c) for c in new.chars.tokens],
+    }
+    rows["word_embedding"][: len(new.words.specials)] = range(len(new.words.specials))
+    rows["char_embedding"][: len(new.chars.specials)] = range(len(new.chars.specials))
+    permutation = np.zeros((len(new.tags), len(old.tags)))
+    for i, tag in enumerate(new.tags.tokens):
+        permutation[i, old.tags.id(tag)] = 1.0
+    copy = build_tagger(new, architecture_of(model))
+    for layer, source in zip(copy.layers, model.layers):  # built in the same order
+        weights = source.get_weights()
+        if layer.name in rows:
+            weights = [weights[0][rows[layer.name]]]
+        elif layer.name in ("tag_scores", "crf"):
+            weights = mapped_head(layer.name, weights, permutation)
+        layer.set_weights(weights)
+    return copy

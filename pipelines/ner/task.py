@@ -3,6 +3,7 @@ parts `pipelines.task.train_task` trains it with."""
 
 import dataclasses
 import math
+import os
 
 from pipelines.data import records
 from pipelines.errors import BadSetting, DataError
@@ -16,7 +17,14 @@ from pipelines.ner.inference import (
     lower_o_score,
     tag_batch,
 )
-from pipelines.ner.model import ARCHITECTURE, build_tagger, grow, tag_correspondence
+from pipelines.ner.model import (
+    ARCHITECTURE,
+    architecture_of,
+    build_tagger,
+    grow_model,
+    members_of,
+    tag_correspondence,
+)
 from pipelines.ner.preprocess import MAX_WORD_CHARS, NERPreprocessor
 from pipelines.task import Task, TrainingData, TrainSettings, train_task
 
@@ -149,7 +157,6 @@ class Tagger(Task):
         if settings.char_lm:
             raise BadSetting("--char-lm", "an --init model keeps its own language models")
         old = cls.load(settings.init)
-        architecture = {k: old.model.get_config()[k] for k in ARCHITECTURE}
         fresh = NERPreprocessor.build(data.train, settings.min_count)
         old_vocabs = old.preprocessor
         words = old_vocabs.words.tokens[4:] + fresh.words.tokens[4:]
@@ -162,7 +169,7 @@ class Tagger(Task):
             old_vocabs.contextual,
         )
         correspondence = None if known else old_tags_of(old, data.train, preprocessor.tags)
-        model = grow(old.model, old_vocabs, preprocessor, architecture, log, correspondence)
+        model = grow_model(old.model, old_vocabs, preprocessor, log, correspondence)
         return model, preprocessor
 
     @classmethod
@@ -173,7 +180,7 @@ class Tagger(Task):
 
         clip = {"clipnorm": settings.clip_norm} if settings.clip_norm else {}
         if settings.init and settings.freeze_encoder_epochs:
-            head = [v for layer in model.layers if layer.name in HEAD for v in layer.weights]
+            head = [v for layer in head_layers(model) for v in layer.weights]
             encoder = [v for v in model.trainable_weights if all(v is not h for h in head)]
             optimizer = layerwise_adam([encoder, head], settings.learning_rate, **clip)
         else:
@@ -243,15 +250,8 @@ class Tagger(Task):
         from pipelines.card import describe_source
 
         return {
-            "architecture": {
-                "class": "zoo.models.NERTagger",
-                **{k: model.get_config()[k] for k in ARCHITECTURE},
-            },
-            "sizes": {
-                "words": len(preprocessor.words),
-                "chars": len(preprocessor.chars),
-                "tags": preprocessor.tags.tokens[1:],
-            },
+            "architecture": describe_architecture(model),
+            "sizes": describe_sizes(preprocessor),
             "extra": {
                 "init": settings.init,
                 "vectors": describe_source(settings.vectors) if settings.vectors else None,
@@ -276,9 +276,73 @@ def old_tags_of(old, sentences, tags, sample=2000):
     return tag_correspondence(pairs, len(tags), len(old.preprocessor.tags))
 
 
+def describe_architecture(model):
+    """The card's `architecture`: the tagger's class and `ARCHITECTURE` settings (an
+    ensemble's: its first member's, and how many members)."""
+    members = members_of(model)
+    if members == [model]:
+        return {"class": "zoo.models.NERTagger", **architecture_of(model)}
+    return {
+        "class": "zoo.models.NERTaggerEnsemble",
+        "members": len(members),
+        **architecture_of(model),
+    }
+
+
+def describe_sizes(vocabs):
+    return {"words": len(vocabs.words), "chars": len(vocabs.chars), "tags": vocabs.tags.tokens[1:]}
+
+
+def head_layers(model):
+    """The layers a new tag set replaces (`HEAD`): each member's, and an ensemble's CRF."""
+    found = [layer for member in members_of(model) for layer in member.layers if layer.name in HEAD]
+    if members_of(model) != [model] and model.crf is not None:
+        found.append(model.crf)
+    return found
+
+
 def load(name_or_path=None):
     """A tagger: a shipped model's name (default `ner-conll2003`) or a model folder."""
     return Tagger.load(name_or_path)
+
+
+def make_ensemble(model, members, out, float16=False, command=None):
+    """Writes the model folder `out`: one tagger made of the tagger `model` and the taggers
+    `members` (names or folders; `pipelines.ner.model.ensemble_of`), which tags with the mean
+    of their scores (`zoo.models.NERTaggerEnsemble`); with `float16`, its weights stored as
+    float16 (half the size). Its card holds the members' cards. Returns the new `Tagger`."""
+    from pipelines.card import machine, versions
+    from pipelines.io import write_atomically, write_json
+    from pipelines.ner.model import ensemble_of
+    from pipelines.training import save_model
+
+    if not members:
+        raise BadSetting("--with", "name at least one other tagger")
+    names = [model, *members]
+    taggers = [Tagger.load(name) for name in names]
+    ensemble, vocabs = ensemble_of(taggers)
+    card = {
+        "task": "ner",
+        "architecture": describe_architecture(ensemble),
+        "sizes": describe_sizes(vocabs),
+        "parameters": int(ensemble.count_params()),
+        "command": command
+        or f"pipelines.ner.make_ensemble({model!r}, {list(members)!r}, {str(out)!r}, "
+        f"float16={float16!r})",
+        "float16": float16,
+        "members": [{"model": name, "card": t.card} for name, t in zip(names, taggers)],
+        "machine": machine(),
+        "versions": versions(),
+    }
+
+    def write(tmp):
+        os.makedirs(tmp)
+        vocabs.save(tmp)
+        save_model(ensemble, os.path.join(tmp, "model.keras"), float16=float16)
+        write_json(os.path.join(tmp, "card.json"), card)
+
+    write_atomically(out, write)
+    return Tagger.load(out)
 
 
 def train(train, dev=None, out=None, log=None, command=None, **settings):

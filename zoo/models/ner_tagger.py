@@ -17,8 +17,52 @@ CHAR_ENCODERS = ("lstm", "cnn")
 RNNS = ("lstm", "gru")
 
 
+class TagDecoding:
+    """What a tagger does with its per-step tag scores (`call`): the loss, the best tags and
+    their probabilities, with a CRF head (`self.crf`) or a softmax one (`self.crf` None)."""
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        mask = x["words"] > 0
+        if self.crf is not None:
+            nll = -self.crf.log_likelihood(y_pred, y, mask)
+            loss = tf.reduce_sum(nll) / tf.cast(tf.shape(y_pred)[0], nll.dtype)
+        else:
+            per_step = keras.losses.sparse_categorical_crossentropy(
+                y, tf.cast(y_pred, "float32"), from_logits=True
+            )
+            weights = tf.cast(mask, per_step.dtype)
+            loss = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        return per_replica(loss + tf.add_n(self.losses) if self.losses else loss)
+
+    def predict_tags(self, inputs):
+        """Best tag ids (batch, time), 0 at padding; with the CRF, the Viterbi path."""
+        return self.best_tags(self(inputs, training=False), inputs["words"] > 0)
+
+    def tag_probabilities(self, inputs):
+        """p(tag at step t | sentence), (batch, time, num_tags): CRF marginals or softmax."""
+        return self._probabilities(self(inputs, training=False), inputs["words"] > 0)
+
+    def tags_and_probabilities(self, inputs):
+        """`predict_tags` and `tag_probabilities` from one pass through the network."""
+        scores, mask = self(inputs, training=False), inputs["words"] > 0
+        return self.best_tags(scores, mask), self._probabilities(scores, mask)
+
+    def best_tags(self, scores, mask):
+        """Best tag ids (batch, time), 0 where `mask` is False, from the scores `call`
+        returns (or scores changed after it): the Viterbi path with the CRF, else argmax."""
+        if self.crf is not None:
+            return self.crf.decode(scores, mask)[0]
+        best = tf.argmax(scores, axis=-1, output_type="int32")
+        return tf.where(mask, best, tf.zeros_like(best))
+
+    def _probabilities(self, scores, mask):
+        if self.crf is not None:
+            return self.crf.marginals(scores, mask)
+        return tf.nn.softmax(tf.cast(scores, "float32")) * tf.cast(mask, "float32")[..., None]
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class NERTagger(keras.Model):
+class NERTagger(TagDecoding, keras.Model):
     """A sequence tagger. Inputs: `{"words": (batch, time), "chars": (batch, time, letters)}`
     int ids, 0 for padding. `call` returns per-step tag scores (batch, time, num_tags);
     `predict_tags` returns the best tag ids (Viterbi with the CRF head).
@@ -144,45 +188,6 @@ class NERTagger(keras.Model):
         h = self.output_dropout(h, training=training)
         return self.scores(h)  # (batch, time, num_tags)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        mask = x["words"] > 0
-        if self.crf is not None:
-            nll = -self.crf.log_likelihood(y_pred, y, mask)
-            loss = tf.reduce_sum(nll) / tf.cast(tf.shape(y_pred)[0], nll.dtype)
-        else:
-            per_step = keras.losses.sparse_categorical_crossentropy(
-                y, tf.cast(y_pred, "float32"), from_logits=True
-            )
-            weights = tf.cast(mask, per_step.dtype)
-            loss = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
-        return per_replica(loss + tf.add_n(self.losses) if self.losses else loss)
-
-    def predict_tags(self, inputs):
-        """Best tag ids (batch, time), 0 at padding; with the CRF, the Viterbi path."""
-        return self.best_tags(self(inputs, training=False), inputs["words"] > 0)
-
-    def tag_probabilities(self, inputs):
-        """p(tag at step t | sentence), (batch, time, num_tags): CRF marginals or softmax."""
-        return self._probabilities(self(inputs, training=False), inputs["words"] > 0)
-
-    def tags_and_probabilities(self, inputs):
-        """`predict_tags` and `tag_probabilities` from one pass through the network."""
-        scores, mask = self(inputs, training=False), inputs["words"] > 0
-        return self.best_tags(scores, mask), self._probabilities(scores, mask)
-
-    def best_tags(self, scores, mask):
-        """Best tag ids (batch, time), 0 where `mask` is False, from the scores `call`
-        returns (or scores changed after it): the Viterbi path with the CRF, else argmax."""
-        if self.crf is not None:
-            return self.crf.decode(scores, mask)[0]
-        best = tf.argmax(scores, axis=-1, output_type="int32")
-        return tf.where(mask, best, tf.zeros_like(best))
-
-    def _probabilities(self, scores, mask):
-        if self.crf is not None:
-            return self.crf.marginals(scores, mask)
-        return tf.nn.softmax(tf.cast(scores, "float32")) * tf.cast(mask, "float32")[..., None]
-
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -205,4 +210,80 @@ class NERTagger(keras.Model):
                 )
             }
         )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class NERTaggerEnsemble(TagDecoding, keras.Model):
+    """Several `NERTagger`s that read the same inputs, as one tagger: a product of experts.
+
+    Each member m scores the tags of every step (its `call`, e_m<t>); the ensemble's scores
+    are their mean, and its own CRF (started from the mean of the members' CRFs, see `of`)
+    scores whole sequences over them:
+
+        score(y) = start[y<1>] + sum_t mean_m e_m<t>[y<t>] + sum_t>1 A[y<t-1>, y<t>] + end[y<Ty>]
+
+    With A, start and end the members' means, this is the mean of the members' own sequence
+    scores, so p(y | x) is proportional to the geometric mean of their p_m(y | x): the
+    Viterbi path is the one the members agree on best, and the CRF marginals are computed
+    once over the combined scores. Trained further (`fit`), the whole ensemble is one model
+    and the members' own CRFs are no longer used.
+
+    Args:
+        members: `NERTagger`s with the same vocabulary sizes, tags, head and contextual
+            features (their configs when loading).
+
+    The inputs, `call`, the loss, `predict_tags`, `tag_probabilities` and
+    `tags_and_probabilities` are `NERTagger`'s.
+    """
+
+    def __init__(self, members, **kwargs):
+        super().__init__(**kwargs)
+        members = [
+            keras.saving.deserialize_keras_object(m) if isinstance(m, dict) else m for m in members
+        ]
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        first = members[0].get_config()
+        for member in members[1:]:
+            config = member.get_config()
+            for key in ("word_vocab_size", "char_vocab_size", "num_tags", "head", "contextual_dim"):
+                if config[key] != first[key]:
+                    raise ValueError(
+                        f"ensemble members differ in {key}: {first[key]!r} and {config[key]!r}"
+                    )
+        for member in members:  # the ensemble's own CRF decodes; the members' are kept unused
+            if member.crf is not None:
+                member.crf.trainable = False
+        self.members = members
+        self.num_tags = first["num_tags"]
+        self.head = first["head"]
+        self.contextual_dim = first["contextual_dim"]
+        self.crf = layers.CRF(self.num_tags, name="crf") if self.head == "crf" else None
+
+    @classmethod
+    def of(cls, members, **kwargs):
+        """An ensemble of trained `members` whose CRF is the mean of theirs."""
+        ensemble = cls(members, **kwargs)
+        ensemble.build()
+        if ensemble.crf is not None:
+            weights = [m.crf.get_weights() for m in members]
+            ensemble.crf.set_weights([sum(w) / len(members) for w in zip(*weights)])
+        return ensemble
+
+    def build(self, input_shape=None):
+        for member in self.members:
+            if not member.built:
+                member.build()
+        if self.crf is not None:
+            self.crf.build((None, None, self.num_tags))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        scores = [tf.cast(m(inputs, training=training), "float32") for m in self.members]
+        return tf.add_n(scores) / len(scores)
+
+    def get_config(self):
+        config = super().get_config()
+        config["members"] = [keras.saving.serialize_keras_object(m) for m in self.members]
         return config

@@ -1,10 +1,11 @@
-"""NERTagger: padding never changes a sentence's result, it learns a toy task, it round-trips."""
+"""NERTagger: padding never changes a sentence's result, it learns a toy task, it round-trips;
+NERTaggerEnsemble: the mean of its members' sequence scores."""
 
 import keras
 import numpy as np
 import pytest
 
-from zoo.models import NERTagger
+from zoo.models import NERTagger, NERTaggerEnsemble
 
 WORDS, CHARS, TAGS = 30, 12, 5
 
@@ -118,3 +119,34 @@ def test_contextual_features_join_the_word_representation(tmp_path):
     np.testing.assert_allclose(reloaded(inputs), model(inputs), atol=1e-6)
     assert reloaded.get_config()["contextual_dim"] == 4
     assert _tagger().get_config()["contextual_dim"] == 0  # older folders load as before
+
+
+def test_an_ensemble_scores_a_tag_sequence_as_the_mean_of_its_members(tmp_path):
+    members = [_tagger(), _tagger(units=4)]
+    rng = np.random.default_rng(1)
+    for member in members:
+        member.build()
+        member.crf.set_weights([rng.normal(size=w.shape) for w in member.crf.get_weights()])
+    ensemble = NERTaggerEnsemble.of(members)
+    batch = _batch([5, 2, 4])
+    mask = batch["words"] > 0
+    tags = np.where(mask, rng.integers(1, TAGS, size=mask.shape), 0).astype("int32")
+    alone = [np.asarray(m.crf.sequence_score(m(batch), tags, mask)) for m in members]
+    together = np.asarray(ensemble.crf.sequence_score(ensemble(batch), tags, mask))
+    np.testing.assert_allclose(together, np.mean(alone, axis=0), atol=1e-5)
+    # the Viterbi path is the best of the mean scores: no random path beats it
+    best = np.asarray(ensemble.predict_tags(batch))
+    best_score = np.asarray(ensemble.crf.sequence_score(ensemble(batch), best, mask))
+    assert np.all(best_score >= together - 1e-5)
+    path = tmp_path / "ensemble.keras"
+    ensemble.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [type(m) for m in loaded.members] == [NERTagger, NERTagger]
+    np.testing.assert_array_equal(np.asarray(loaded.predict_tags(batch)), best)
+
+
+def test_ensemble_members_must_read_the_same_inputs():
+    with pytest.raises(ValueError, match="num_tags"):
+        NERTaggerEnsemble([_tagger(), NERTagger(WORDS, CHARS, TAGS + 1)])
+    with pytest.raises(ValueError, match="head"):
+        NERTaggerEnsemble([_tagger(), _tagger(head="softmax")])
