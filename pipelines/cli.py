@@ -338,3 +338,29 @@ def print_metrics(metrics, as_json):
                 f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
             )
         )
+
+
+def add_ensemble(group, make_ensemble, module, kind, help):
+    """Adds `ensemble --model MODEL --with OTHER [--with ...] --out DIR [--float16]` to a
+    command group: `make_ensemble(model, members, out, float16, command)` writes one model
+    made of several (`module`: the group's `python -m` name, for the card's command)."""
+
+    @group.command(help=help)
+    @click.option("--model", required=True, help=f"A {kind} (a shipped name or a folder).")
+    @click.option(
+        "--with",
+        "members",
+        multiple=True,
+        required=True,
+        help=f"Another {kind} with the same vocabularies (repeat for more).",
+    )
+    @click.option("--out", required=True, type=click.Path(file_okay=False))
+    @click.option("--float16", is_flag=True, help="Store the weights as float16 (half the size).")
+    @reports_bad_input
+    def ensemble(model, members, out, float16):
+        command = f"python -m {module} ensemble --model {model}"
+        command += "".join(f" --with {m}" for m in members) + f" --out {out}"
+        made = make_ensemble(model, members, out, float16, command + " --float16" * float16)
+        click.echo(f"an ensemble of {len(made.model.members)} {kind}s written to {out}", err=True)
+
+    return ensemble

@@ -297,6 +297,38 @@ def run_card(task, model, preprocessor, data, sources, settings, result, command
     return card
 
 
+def write_ensemble(
+    task, ensemble, preprocessor, members, out, float16, command, architecture, sizes
+):
+    """Writes the model folder `out` of `ensemble`, a model made of the `members` (`(name,
+    loaded task object)` pairs): the preprocessor, `model.keras` (float16 weights with
+    `float16`), and a card holding the members' cards. Returns `task` loaded from `out`."""
+    from pipelines.card import machine, versions
+    from pipelines.io import write_atomically, write_json
+    from pipelines.training import save_model
+
+    card = {
+        "task": task.name,
+        "architecture": architecture,
+        "sizes": sizes,
+        "parameters": int(ensemble.count_params()),
+        "command": command,
+        "float16": float16,
+        "members": [{"model": str(name), "card": loaded.card} for name, loaded in members],
+        "machine": machine(),
+        "versions": versions(),
+    }
+
+    def write(tmp):
+        os.makedirs(tmp)
+        preprocessor.save(tmp)
+        save_model(ensemble, os.path.join(tmp, "model.keras"), float16=float16)
+        write_json(os.path.join(tmp, "card.json"), card)
+
+    write_atomically(out, write)
+    return task.load(out)
+
+
 def python_call(name, sources, dev, out, settings):
     """The Python call that trains a model, as its card records it."""
     arguments = [repr(list(sources))]

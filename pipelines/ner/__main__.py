@@ -138,26 +138,15 @@ def predict(model, texts, input_path, consistency, as_json):
         cli.print_json(record) if as_json else click.echo(marked(record))
 
 
-@main.command()
-@click.option("--model", required=True, help="A tagger (a shipped name or a folder).")
-@click.option(
-    "--with",
-    "members",
-    multiple=True,
-    required=True,
-    help="Another tagger with the same tags and language models (repeat for more).",
+cli.add_ensemble(
+    main,
+    ner.make_ensemble,
+    "pipelines.ner",
+    "tagger",
+    "Writes --out: one tagger made of --model and the --with taggers (the same tags and "
+    "language models), which tags with the mean of their scores (a product of experts) in "
+    "predict, evaluate and the export.",
 )
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--float16", is_flag=True, help="Store the weights as float16 (half the size).")
-@cli.reports_bad_input
-def ensemble(model, members, out, float16):
-    """Writes --out: one tagger made of --model and the --with taggers, which tags with the
-    mean of their scores (a product of experts) in predict, evaluate and the export."""
-    command = f"python -m pipelines.ner ensemble --model {model}"
-    command += "".join(f" --with {m}" for m in members) + f" --out {out}"
-    tagger = ner.make_ensemble(model, members, out, float16, command + " --float16" * float16)
-    click.echo(f"an ensemble of {len(tagger.model.members)} taggers written to {out}", err=True)
-
 
 cli.add_export(
     main,

@@ -3,7 +3,6 @@ parts `pipelines.task.train_task` trains it with."""
 
 import dataclasses
 import math
-import os
 
 from pipelines.data import records
 from pipelines.errors import BadSetting, DataError
@@ -311,38 +310,23 @@ def make_ensemble(model, members, out, float16=False, command=None):
     `members` (names or folders; `pipelines.ner.model.ensemble_of`), which tags with the mean
     of their scores (`zoo.models.NERTaggerEnsemble`); with `float16`, its weights stored as
     float16 (half the size). Its card holds the members' cards. Returns the new `Tagger`."""
-    from pipelines.card import machine, versions
-    from pipelines.io import write_atomically, write_json
     from pipelines.ner.model import ensemble_of
-    from pipelines.training import save_model
+    from pipelines.task import write_ensemble
 
     if not members:
         raise BadSetting("--with", "name at least one other tagger")
     names = [model, *members]
     taggers = [Tagger.load(name) for name in names]
     ensemble, vocabs = ensemble_of(taggers)
-    card = {
-        "task": "ner",
-        "architecture": describe_architecture(ensemble),
-        "sizes": describe_sizes(vocabs),
-        "parameters": int(ensemble.count_params()),
-        "command": command
-        or f"pipelines.ner.make_ensemble({model!r}, {list(members)!r}, {str(out)!r}, "
-        f"float16={float16!r})",
-        "float16": float16,
-        "members": [{"model": name, "card": t.card} for name, t in zip(names, taggers)],
-        "machine": machine(),
-        "versions": versions(),
-    }
-
-    def write(tmp):
-        os.makedirs(tmp)
-        vocabs.save(tmp)
-        save_model(ensemble, os.path.join(tmp, "model.keras"), float16=float16)
-        write_json(os.path.join(tmp, "card.json"), card)
-
-    write_atomically(out, write)
-    return Tagger.load(out)
+    command = command or (
+        f"pipelines.ner.make_ensemble({model!r}, {list(members)!r}, {str(out)!r}, "
+        f"float16={float16!r})"
+    )
+    architecture, sizes = describe_architecture(ensemble), describe_sizes(vocabs)
+    members = list(zip(names, taggers))
+    return write_ensemble(
+        Tagger, ensemble, vocabs, members, out, float16, command, architecture, sizes
+    )
 
 
 def train(train, dev=None, out=None, log=None, command=None, **settings):

@@ -1,5 +1,6 @@
-"""`python -m pipelines.seq2seq train|evaluate|predict|export|rerank|dates`: the command line
-over `pipelines.seq2seq` (each command builds the settings, calls the library, prints)."""
+"""`python -m pipelines.seq2seq train|evaluate|predict|export|rerank|ensemble|dates`: the
+command line over `pipelines.seq2seq` (each command builds the settings, calls the library,
+prints)."""
 
 import os
 import sys
@@ -195,6 +196,16 @@ def rerank(
     report = build(folder, out, lexicon, dev, second, beam, neighbours, graphone_order, log)
     cli.print_json(report)
 
+
+cli.add_ensemble(
+    main,
+    seq2seq.make_ensemble,
+    "pipelines.seq2seq",
+    "model",
+    "Writes --out: one network made of the networks of --model and the --with models (the same "
+    "vocabularies), which decodes with the mean of their next-token distributions. It has no "
+    "lexicon or reranking: `rerank --model OUT` adds them.",
+)
 
 cli.add_export(
     main,

@@ -4,6 +4,7 @@ settings, and the parts `pipelines.task.train_task` trains it with."""
 import dataclasses
 
 from pipelines.data import records
+from pipelines.errors import BadSetting, DataError
 from pipelines.io import model_folder
 from pipelines.seq2seq.data import (
     StreamedPairs,
@@ -152,6 +153,8 @@ class Transducer(Task):
     @classmethod
     def start_from(cls, data, settings, log):
         model, preprocessor = load_network(model_folder(settings.init))
+        if hasattr(model, "members"):
+            raise BadSetting("--init", "an ensemble is not trained further: start from a member")
         return cls._decoding(model, preprocessor, settings)
 
     @staticmethod
@@ -171,26 +174,86 @@ class Transducer(Task):
 
     @classmethod
     def describe(cls, model, preprocessor, settings, data):
-        from zoo.models.seq2seq import SETTINGS
-
-        config = model.get_config()
         return {
-            "architecture": {
-                "class": "zoo.models.Seq2Seq",
-                **{k: config[k] for k in SETTINGS},
-                "source_level": preprocessor.source_level,
-                "target_level": preprocessor.target_level,
-            },
-            "sizes": {
-                "source_vocab": len(preprocessor.source_vocab),
-                "target_vocab": len(preprocessor.target_vocab),
-            },
+            "architecture": describe_architecture(model, preprocessor),
+            "sizes": describe_sizes(preprocessor),
             "extra": {
                 "init": settings.init,
                 "format": data.info["format"],
                 "beam": preprocessor.beam,
             },
         }
+
+
+def describe_architecture(model, preprocessor):
+    """The card's `architecture`: the class, `zoo.models.seq2seq.SETTINGS` (an ensemble's:
+    its first member's, and how many members) and the two sides' levels."""
+    from zoo.models.seq2seq import SETTINGS
+
+    members = getattr(model, "members", None)
+    config = (members or [model])[0].get_config()
+    head = {"class": "zoo.models.Seq2Seq"}
+    if members:
+        head = {"class": "zoo.models.Seq2SeqEnsemble", "members": len(members)}
+    return {
+        **head,
+        **{k: config[k] for k in SETTINGS},
+        "source_level": preprocessor.source_level,
+        "target_level": preprocessor.target_level,
+    }
+
+
+def describe_sizes(preprocessor):
+    return {
+        "source_vocab": len(preprocessor.source_vocab),
+        "target_vocab": len(preprocessor.target_vocab),
+    }
+
+
+SAME = ("source_level", "target_level", "lowercase", "reverse_targets", "outputs")
+
+
+def make_ensemble(model, members, out, float16=False, command=None):
+    """Writes the model folder `out`: one network (`zoo.models.Seq2SeqEnsemble`) made of the
+    networks of `model` and `members` (names or folders with the same vocabularies; a folder
+    made by `rerank` gives its network), which decodes with the mean of their next-token
+    distributions; with `float16`, its weights stored as float16. It has no lexicon or
+    reranking of its own (`rerank --model OUT` adds them). Returns the new `Transducer`."""
+    from pipelines.task import write_ensemble
+    from zoo.models import Seq2SeqEnsemble
+
+    if not members:
+        raise BadSetting("--with", "name at least one other model")
+    names = [model, *members]
+    loaded = [Transducer(*load_network(name), model_folder(name)) for name in names]
+    first = loaded[0].preprocessor
+    for other in loaded[1:]:
+        sides = other.preprocessor
+        different = [k for k in SAME if getattr(sides, k) != getattr(first, k)]
+        for vocab in ("source_vocab", "target_vocab"):
+            if getattr(sides, vocab).tokens != getattr(first, vocab).tokens:
+                different.append(vocab)
+        if different:
+            raise DataError(other.folder, f"its {', '.join(different)} differ from {model}'s")
+    networks = [m for t in loaded for m in getattr(t.model, "members", [t.model])]
+    ensemble = Seq2SeqEnsemble(networks)
+    ensemble.build()
+    command = command or (
+        f"pipelines.seq2seq.make_ensemble({model!r}, {list(members)!r}, {str(out)!r}, "
+        f"float16={float16!r})"
+    )
+    architecture = describe_architecture(ensemble, first)
+    return write_ensemble(
+        Transducer,
+        ensemble,
+        first,
+        list(zip(names, loaded)),
+        out,
+        float16,
+        command,
+        architecture,
+        describe_sizes(first),
+    )
 
 
 def load(name_or_path=None):

@@ -495,3 +495,52 @@ def test_a_date_model_says_whether_its_outputs_are_dates(tmp_path):
     result = invoke("predict", "--model", "dates", "31 February 2020")
     assert result.output.rstrip("\n").endswith("\tnot a calendar date")
     assert "valid" not in seq2seq.load().predict(["cat"])[0]
+
+
+def test_an_ensemble_decodes_reranks_and_exports(trained, right_to_left, tmp_path):
+    folder, model = trained["folder"], trained["out"]
+    args = ["--train", folder / "train.tsv", "--out", tmp_path / "second", "--epochs", 4]
+    args += ["--units", 32, "--embedding-dim", 16, "--learning-rate", 0.01, "--seed", 1]
+    assert invoke("train", *args).exit_code == 0
+    out = tmp_path / "ensemble"
+    result = invoke("ensemble", "--model", model, "--with", tmp_path / "second", "--out", out)
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["architecture"]["class"] == "zoo.models.Seq2SeqEnsemble"
+    assert [m["model"] for m in card["members"]] == [str(model), str(tmp_path / "second")]
+    texts = ["abcd", "fed", "", "zz"]
+    for beam in (1, 2):
+        records = lines_of(
+            invoke("predict", "--model", out, "--json", "--beam", beam, *texts).output
+        )
+        assert [r["input"] for r in records] == texts and records[2]["output"] == ""
+    served = tmp_path / "served"
+    assert invoke("export", "--model", out, "--out", served).exit_code == 0
+    greedy = lines_of(invoke("predict", "--model", out, "--json", "--beam", 1, *texts).output)
+    outputs, scores = serve_without_zoo(served, texts, tmp_path)
+    assert outputs == [r["output"] for r in greedy]
+    assert scores == pytest.approx([r["score"] for r in greedy], abs=1e-4)
+    # a model twice decodes as the model alone, in float16 as in float32 here
+    twice = seq2seq.make_ensemble(str(model), [str(model)], tmp_path / "twice", float16=True)
+    alone = seq2seq.load(str(model))
+    assert [r["output"] for r in twice.predict(texts, beam=2)] == [
+        r["output"] for r in alone.predict(texts, beam=2)
+    ]
+    # reranking takes an ensemble's network like any other
+    (tmp_path / "lexicon.tsv").write_text("abcd\tdcba\n")
+    rerank = ["--model", out, "--lexicon", tmp_path / "lexicon.tsv", "--out", tmp_path / "rr"]
+    result = invoke("rerank", *rerank, "--dev", folder / "dev.tsv")
+    assert result.exit_code == 0, result.output
+    assert seq2seq.load(str(tmp_path / "rr")).predict(["abcd"])[0]["output"] == "dcba"
+
+
+def test_bad_ensembles_and_training_an_ensemble_exit_2(trained, right_to_left, tmp_path):
+    model = trained["out"]
+    result = invoke("ensemble", "--model", model, "--with", right_to_left, "--out", tmp_path / "x")
+    assert result.exit_code == 2 and "reverse_targets differ" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+    seq2seq.make_ensemble(str(model), [str(model)], tmp_path / "twice")
+    folder = trained["folder"]
+    args = ["--train", folder / "train.tsv", "--out", tmp_path / "y", "--init", tmp_path / "twice"]
+    result = invoke("train", *args, "--epochs", 1)
+    assert result.exit_code == 2 and "start from a member" in result.output

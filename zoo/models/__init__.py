@@ -3,6 +3,13 @@
 from zoo.models.language_model import LanguageModel
 from zoo.models.ner_tagger import NERTagger, NERTaggerEnsemble
 from zoo.models.sentiment_classifier import SentimentClassifier
-from zoo.models.seq2seq import Seq2Seq
+from zoo.models.seq2seq import Seq2Seq, Seq2SeqEnsemble
 
-__all__ = ["LanguageModel", "NERTagger", "NERTaggerEnsemble", "Seq2Seq", "SentimentClassifier"]
+__all__ = [
+    "LanguageModel",
+    "NERTagger",
+    "NERTaggerEnsemble",
+    "Seq2Seq",
+    "Seq2SeqEnsemble",
+    "SentimentClassifier",
+]

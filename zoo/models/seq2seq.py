@@ -44,8 +44,118 @@ SETTINGS = (
 )
 
 
+class Decoding:
+    """Writing outputs one token at a time, for a model with `encode(source)` -> (values,
+    keys, mask, states) and `decode(target, values, keys, mask, states)` -> (logits, states,
+    attention weights), any of them nested, and `target_vocab_size`."""
+
+    def step(self, tokens, states, values, keys, mask):
+        """One decoding step: the tokens `(batch,)` just written -> (log-probabilities of the
+        next `(batch, V)`, new states, attention weights `(batch, Tx)`)."""
+        logits, states, alpha = self.decode(tokens[:, None], values, keys, mask, states)
+        return tf.nn.log_softmax(tf.cast(logits[:, 0], "float32")), states, alpha[:, 0]
+
+    def greedy(self, source, bos, eos, max_length, banned=None):
+        """The most probable token at every step, until `<EOS>` or `max_length` tokens.
+
+        Returns:
+            tokens `(batch, max_length)` int32 (0 after `<EOS>`, which is not included),
+            log_prob `(batch,)` summed over the tokens and `<EOS>`, lengths `(batch,)` the
+            number of tokens written (without `<EOS>`), attention `(batch, max_length, Tx)`.
+        """
+        values, keys, mask, states = self.encode(source)
+        batch = tf.shape(source)[0]
+        penalty = self._penalty(banned)
+
+        def body(t, last, states, done, total, out, weights):
+            log_p, states, alpha = self.step(last, states, values, keys, mask)
+            pick = tf.cast(tf.argmax(log_p + penalty, axis=-1), tf.int32)
+            gained = tf.gather(log_p, pick, batch_dims=1)
+            total += tf.where(done, 0.0, gained)
+            out = out.write(t, tf.where(done | tf.equal(pick, eos), 0, pick))
+            weights = weights.write(t, tf.cast(alpha, tf.float32))  # bfloat16 under mixed precision
+            return t + 1, pick, states, done | tf.equal(pick, eos), total, out, weights
+
+        _, _, _, _, total, out, weights = tf.while_loop(
+            lambda t, last, states, done, *_: (t < max_length) & ~tf.reduce_all(done),
+            body,
+            (
+                tf.constant(0),
+                tf.fill([batch], tf.cast(bos, tf.int32)),
+                states,
+                tf.zeros([batch], tf.bool),
+                tf.zeros([batch], tf.float32),
+                tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None]),
+                tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None]),
+            ),
+        )
+        tokens = tf.transpose(out.stack())  # (batch, steps)
+        tokens = tf.pad(tokens, [[0, 0], [0, max_length - tf.shape(tokens)[1]]])
+        lengths = tf.reduce_sum(tf.math.cumprod(tf.cast(tokens > 0, tf.int32), axis=1), axis=1)
+        return tokens, total, lengths, tf.transpose(weights.stack(), [1, 0, 2])
+
+    def beam_search(self, source, bos, eos, max_length, beam=4, banned=None):
+        """The `beam` most probable prefixes kept at every step; each input's output is its
+        finished hypothesis with the highest log-probability per token (`<EOS>` counted).
+
+        Returns a list per input of `(tokens, score)` pairs, best first (`beam` of them):
+        `tokens` a list of ids without `<EOS>`, `score` the mean log-probability per token.
+        """
+        values, keys, mask, states = self.encode(source)
+        batch = int(source.shape[0])
+        vocab = self.target_vocab_size
+        repeat = lambda x: tf.repeat(x, beam, axis=0)  # noqa: E731
+        values, keys, mask, states = tf.nest.map_structure(repeat, (values, keys, mask, states))
+        penalty = self._penalty(banned).numpy()
+        eos_only = np.full(vocab, -np.inf, "float32")
+        eos_only[eos] = 0.0
+        scores = np.tile(np.r_[0.0, np.full(beam - 1, -np.inf)], batch).astype("float32")
+        last = np.full(batch * beam, bos, "int32")
+        done = np.zeros(batch * beam, bool)
+        lengths = np.zeros(batch * beam, "int32")
+        history = []  # per step: (parents, tokens), flat indices
+        offsets = np.repeat(np.arange(batch) * beam, beam)
+        for _ in range(max_length):
+            log_p, states, _ = self.step(tf.constant(last), states, values, keys, mask)
+            log_p = log_p.numpy() + penalty
+            log_p[done] = eos_only  # a finished hypothesis stays as it is
+            total = (scores[:, None] + log_p).reshape(batch, beam * vocab)
+            best = np.argsort(-total, axis=1, kind="stable")[:, :beam]
+            scores = np.take_along_axis(total, best, axis=1).reshape(-1)
+            parents = offsets + (best // vocab).reshape(-1)
+            last = (best % vocab).reshape(-1).astype("int32")
+            lengths = lengths[parents] + ~done[parents]
+            done = done[parents] | (last == eos)
+            history.append((parents, last))
+            states = tf.nest.map_structure(lambda s, p=parents: tf.gather(s, p), states)
+            if done.all():
+                break
+        sequences = []
+        for row in range(batch * beam):  # follow each slot's parents back to the start
+            tokens = []
+            for parents, written in reversed(history):
+                tokens.append(int(written[row]))
+                row = parents[row]
+            tokens = tokens[::-1]
+            sequences.append(tokens[: tokens.index(eos)] if eos in tokens else tokens)
+        normalised = scores / np.maximum(lengths, 1)
+        results = []
+        for b in range(batch):
+            span = range(b * beam, (b + 1) * beam)
+            ranked = sorted(span, key=lambda r: -normalised[r])
+            results.append([(sequences[r], float(normalised[r])) for r in ranked])
+        return results
+
+    def _penalty(self, banned):
+        """-1e9 for token ids that must never be written (`banned`: ids), 0 elsewhere."""
+        mask = np.zeros(self.target_vocab_size, "float32")
+        if banned is not None:
+            mask[list(banned)] = -1e9
+        return tf.constant(mask)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class Seq2Seq(keras.Model):
+class Seq2Seq(Decoding, keras.Model):
     """An attention encoder-decoder over token ids (0 is padding).
 
     `call({"source": (batch, Tx), "target": (batch, Ty)})` returns logits `(batch, Ty,
@@ -253,115 +363,78 @@ class Seq2Seq(keras.Model):
         loss = tf.reduce_sum(per_step * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
         return per_replica(loss + tf.add_n(self.losses) if self.losses else loss)
 
-    def step(self, tokens, states, values, keys, mask):
-        """One decoding step: the tokens `(batch,)` just written -> (log-probabilities of the
-        next `(batch, V)`, new states, attention weights `(batch, Tx)`)."""
-        logits, states, alpha = self.decode(tokens[:, None], values, keys, mask, states)
-        return tf.nn.log_softmax(tf.cast(logits[:, 0], "float32")), states, alpha[:, 0]
-
-    # === decoding ===
-
-    def greedy(self, source, bos, eos, max_length, banned=None):
-        """The most probable token at every step, until `<EOS>` or `max_length` tokens.
-
-        Returns:
-            tokens `(batch, max_length)` int32 (0 after `<EOS>`, which is not included),
-            log_prob `(batch,)` summed over the tokens and `<EOS>`, lengths `(batch,)` the
-            number of tokens written (without `<EOS>`), attention `(batch, max_length, Tx)`.
-        """
-        values, keys, mask, states = self.encode(source)
-        batch = tf.shape(source)[0]
-        penalty = self._penalty(banned)
-
-        def body(t, last, states, done, total, out, weights):
-            log_p, states, alpha = self.step(last, states, values, keys, mask)
-            pick = tf.cast(tf.argmax(log_p + penalty, axis=-1), tf.int32)
-            gained = tf.gather(log_p, pick, batch_dims=1)
-            total += tf.where(done, 0.0, gained)
-            out = out.write(t, tf.where(done | tf.equal(pick, eos), 0, pick))
-            weights = weights.write(t, tf.cast(alpha, tf.float32))  # bfloat16 under mixed precision
-            return t + 1, pick, states, done | tf.equal(pick, eos), total, out, weights
-
-        _, _, _, _, total, out, weights = tf.while_loop(
-            lambda t, last, states, done, *_: (t < max_length) & ~tf.reduce_all(done),
-            body,
-            (
-                tf.constant(0),
-                tf.fill([batch], tf.cast(bos, tf.int32)),
-                states,
-                tf.zeros([batch], tf.bool),
-                tf.zeros([batch], tf.float32),
-                tf.TensorArray(tf.int32, size=0, dynamic_size=True, element_shape=[None]),
-                tf.TensorArray(tf.float32, size=0, dynamic_size=True, element_shape=[None, None]),
-            ),
-        )
-        tokens = tf.transpose(out.stack())  # (batch, steps)
-        tokens = tf.pad(tokens, [[0, 0], [0, max_length - tf.shape(tokens)[1]]])
-        lengths = tf.reduce_sum(tf.math.cumprod(tf.cast(tokens > 0, tf.int32), axis=1), axis=1)
-        return tokens, total, lengths, tf.transpose(weights.stack(), [1, 0, 2])
-
-    def beam_search(self, source, bos, eos, max_length, beam=4, banned=None):
-        """The `beam` most probable prefixes kept at every step; each input's output is its
-        finished hypothesis with the highest log-probability per token (`<EOS>` counted).
-
-        Returns a list per input of `(tokens, score)` pairs, best first (`beam` of them):
-        `tokens` a list of ids without `<EOS>`, `score` the mean log-probability per token.
-        """
-        values, keys, mask, states = self.encode(source)
-        batch = int(source.shape[0])
-        vocab = self.target_vocab_size
-        repeat = lambda x: tf.repeat(x, beam, axis=0)  # noqa: E731
-        values, keys, mask = repeat(values), repeat(keys), repeat(mask)
-        states = tf.nest.map_structure(repeat, states)
-        penalty = self._penalty(banned).numpy()
-        eos_only = np.full(vocab, -np.inf, "float32")
-        eos_only[eos] = 0.0
-        scores = np.tile(np.r_[0.0, np.full(beam - 1, -np.inf)], batch).astype("float32")
-        last = np.full(batch * beam, bos, "int32")
-        done = np.zeros(batch * beam, bool)
-        lengths = np.zeros(batch * beam, "int32")
-        history = []  # per step: (parents, tokens), flat indices
-        offsets = np.repeat(np.arange(batch) * beam, beam)
-        for _ in range(max_length):
-            log_p, states, _ = self.step(tf.constant(last), states, values, keys, mask)
-            log_p = log_p.numpy() + penalty
-            log_p[done] = eos_only  # a finished hypothesis stays as it is
-            total = (scores[:, None] + log_p).reshape(batch, beam * vocab)
-            best = np.argsort(-total, axis=1, kind="stable")[:, :beam]
-            scores = np.take_along_axis(total, best, axis=1).reshape(-1)
-            parents = offsets + (best // vocab).reshape(-1)
-            last = (best % vocab).reshape(-1).astype("int32")
-            lengths = lengths[parents] + ~done[parents]
-            done = done[parents] | (last == eos)
-            history.append((parents, last))
-            states = tf.nest.map_structure(lambda s, p=parents: tf.gather(s, p), states)
-            if done.all():
-                break
-        sequences = []
-        for row in range(batch * beam):  # follow each slot's parents back to the start
-            tokens = []
-            for parents, written in reversed(history):
-                tokens.append(int(written[row]))
-                row = parents[row]
-            tokens = tokens[::-1]
-            sequences.append(tokens[: tokens.index(eos)] if eos in tokens else tokens)
-        normalised = scores / np.maximum(lengths, 1)
-        results = []
-        for b in range(batch):
-            span = range(b * beam, (b + 1) * beam)
-            ranked = sorted(span, key=lambda r: -normalised[r])
-            results.append([(sequences[r], float(normalised[r])) for r in ranked])
-        return results
-
-    def _penalty(self, banned):
-        """-1e9 for token ids that must never be written (`banned`: ids), 0 elsewhere."""
-        mask = np.zeros(self.target_vocab_size, "float32")
-        if banned is not None:
-            mask[list(banned)] = -1e9
-        return tf.constant(mask)
-
     def get_config(self):
         config = super().get_config()
         for name in ("source_vocab_size", "target_vocab_size", *SETTINGS):
             config[name] = getattr(self, name)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Seq2SeqEnsemble(Decoding, keras.Model):
+    """Several `Seq2Seq` models with the same vocabularies, as one: at every step the
+    distribution over the next token is the mean of the members' (each reads the same
+    source and the same prefix),
+
+        p(y<t> | y<t-1> ... , x) = 1/M sum over m of p_m(y<t> | y<t-1> ... , x),
+
+    so that greedy decoding and the beam search follow what the members agree on; `call`
+    returns log p (logits for a softmax that gives p back) and the attention weights are the
+    members' mean. For decoding and scoring; a member is trained alone.
+
+    Args:
+        members: `Seq2Seq` models with the same source and target vocabulary sizes (their
+            configs when loading).
+    """
+
+    def __init__(self, members, **kwargs):
+        super().__init__(**kwargs)
+        members = [
+            keras.saving.deserialize_keras_object(m) if isinstance(m, dict) else m for m in members
+        ]
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        for member in members[1:]:
+            for key in ("source_vocab_size", "target_vocab_size"):
+                if getattr(member, key) != getattr(members[0], key):
+                    raise ValueError(
+                        f"ensemble members differ in {key}: {getattr(members[0], key)} and "
+                        f"{getattr(member, key)}"
+                    )
+        self.members = members
+        self.source_vocab_size = members[0].source_vocab_size
+        self.target_vocab_size = members[0].target_vocab_size
+
+    def build(self, input_shape=None):
+        for member in self.members:
+            if not member.built:
+                member.build()
+        self.built = True
+
+    def encode(self, source, training=None):
+        """The members' encodings: (values, keys, states) lists, one entry per member, and
+        the source mask."""
+        encoded = [m.encode(source, training=training) for m in self.members]
+        values, keys, masks, states = (list(part) for part in zip(*encoded))
+        return values, keys, masks[0], states
+
+    def decode(self, target, values, keys, mask, states, training=None):
+        """(log of the members' mean probabilities (batch, Ty, V), their new states, their
+        mean attention weights)."""
+        decoded = [
+            m.decode(target, v, k, mask, s, training=training)
+            for m, v, k, s in zip(self.members, values, keys, states)
+        ]
+        log_p = tf.stack([tf.nn.log_softmax(tf.cast(d[0], "float32")) for d in decoded])
+        mean = tf.reduce_logsumexp(log_p, axis=0) - np.log(len(decoded)).astype("float32")
+        alpha = tf.add_n([tf.cast(d[2], "float32") for d in decoded]) / len(decoded)
+        return mean, [d[1] for d in decoded], alpha
+
+    def call(self, inputs, training=None):
+        values, keys, mask, states = self.encode(inputs["source"], training=training)
+        return self.decode(inputs["target"], values, keys, mask, states, training)[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config["members"] = [keras.saving.serialize_keras_object(m) for m in self.members]
         return config

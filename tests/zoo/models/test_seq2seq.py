@@ -1,12 +1,13 @@
 """Seq2Seq: teacher forcing equals step-by-step decoding, padding changes nothing, it learns
-to reverse sequences, greedy and beam search agree with it, it round-trips through .keras."""
+to reverse sequences, greedy and beam search agree with it, it round-trips through .keras;
+Seq2SeqEnsemble decodes with the mean of its members' distributions."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.models import Seq2Seq
+from zoo.models import Seq2Seq, Seq2SeqEnsemble
 
 BOS, EOS = 2, 3
 
@@ -121,3 +122,34 @@ def test_label_smoothing_is_keras_smoothed_cross_entropy_over_real_steps():
     )
     with pytest.raises(ValueError, match="label_smoothing"):
         Seq2Seq(10, 10, label_smoothing=1.0)
+
+
+def test_an_ensemble_decodes_with_the_mean_of_its_members_distributions(tmp_path):
+    options = dict(embedding_dim=5, units=6, dropout=0.0)
+    members = [Seq2Seq(12, 11, **options), Seq2Seq(12, 11, input_feeding=True, **options)]
+    for member in members:
+        member.build()
+    ensemble = Seq2SeqEnsemble(members)
+    source = tf.constant([[4, 5, 6, 0], [7, 8, 0, 0]])
+    target = tf.constant([[BOS, 7, 8], [BOS, 9, 4]])
+    mean = np.mean([tf.nn.softmax(m({"source": source, "target": target})) for m in members], 0)
+    np.testing.assert_allclose(
+        tf.nn.softmax(ensemble({"source": source, "target": target})), mean, atol=1e-5
+    )
+    values, keys, mask, states = ensemble.encode(source)
+    for t in range(3):  # step by step as in one pass
+        log_p, states, alpha = ensemble.step(target[:, t], states, values, keys, mask)
+        np.testing.assert_allclose(np.exp(log_p), mean[:, t], atol=1e-5)
+    beams = ensemble.beam_search(source, BOS, EOS, 5, beam=3)
+    tokens, _, lengths, _ = ensemble.greedy(source, BOS, EOS, 5)
+    assert [b[0][0] for b in Seq2SeqEnsemble([members[0]]).beam_search(source, BOS, EOS, 5, 3)] == [
+        b[0][0] for b in members[0].beam_search(source, BOS, EOS, 5, 3)
+    ]
+    path = tmp_path / "ensemble.keras"
+    ensemble.save(path)
+    loaded = keras.saving.load_model(path)
+    assert [type(m) for m in loaded.members] == [Seq2Seq, Seq2Seq]
+    assert loaded.beam_search(source, BOS, EOS, 5, beam=3) == beams
+    np.testing.assert_array_equal(loaded.greedy(source, BOS, EOS, 5)[0], tokens)
+    with pytest.raises(ValueError, match="target_vocab_size"):
+        Seq2SeqEnsemble([members[0], Seq2Seq(12, 10)])
