@@ -323,9 +323,9 @@ def make_ensemble(model, members, out, float16=False, command=None):
         f"float16={float16!r})"
     )
     architecture, sizes = describe_architecture(ensemble), describe_sizes(vocabs)
-    members = list(zip(names, taggers))
+    pairs = list(zip(names, taggers))
     return write_ensemble(
-        Tagger, ensemble, vocabs, members, out, float16, command, architecture, sizes
+        Tagger, ensemble, vocabs, pairs, out, float16, command, architecture, sizes
     )
 
 

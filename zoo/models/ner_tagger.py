@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from zoo import layers
+from zoo.models.ensembles import ensemble_members
 from zoo.models.losses import per_replica
 
 HEADS = ("crf", "softmax")
@@ -239,19 +240,10 @@ class NERTaggerEnsemble(TagDecoding, keras.Model):
 
     def __init__(self, members, **kwargs):
         super().__init__(**kwargs)
-        members = [
-            keras.saving.deserialize_keras_object(m) if isinstance(m, dict) else m for m in members
-        ]
-        if not members:
-            raise ValueError("an ensemble needs at least one member")
+        members = ensemble_members(
+            members, ("word_vocab_size", "char_vocab_size", "num_tags", "head", "contextual_dim")
+        )
         first = members[0].get_config()
-        for member in members[1:]:
-            config = member.get_config()
-            for key in ("word_vocab_size", "char_vocab_size", "num_tags", "head", "contextual_dim"):
-                if config[key] != first[key]:
-                    raise ValueError(
-                        f"ensemble members differ in {key}: {first[key]!r} and {config[key]!r}"
-                    )
         for member in members:  # the ensemble's own CRF decodes; the members' are kept unused
             if member.crf is not None:
                 member.crf.trainable = False

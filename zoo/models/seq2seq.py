@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import layers
+from zoo.models.ensembles import ensemble_members
 from zoo.models.losses import per_replica
 
 RNNS = ("lstm", "gru")
@@ -389,18 +390,7 @@ class Seq2SeqEnsemble(Decoding, keras.Model):
 
     def __init__(self, members, **kwargs):
         super().__init__(**kwargs)
-        members = [
-            keras.saving.deserialize_keras_object(m) if isinstance(m, dict) else m for m in members
-        ]
-        if not members:
-            raise ValueError("an ensemble needs at least one member")
-        for member in members[1:]:
-            for key in ("source_vocab_size", "target_vocab_size"):
-                if getattr(member, key) != getattr(members[0], key):
-                    raise ValueError(
-                        f"ensemble members differ in {key}: {getattr(members[0], key)} and "
-                        f"{getattr(member, key)}"
-                    )
+        members = ensemble_members(members, ("source_vocab_size", "target_vocab_size"))
         self.members = members
         self.source_vocab_size = members[0].source_vocab_size
         self.target_vocab_size = members[0].target_vocab_size
