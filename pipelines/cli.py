@@ -87,10 +87,18 @@ def quiet_tensorflow():
 
 
 def texts_from(texts, input_path):
-    """The texts of `predict`: the arguments, else the lines of `--input FILE`, else stdin."""
+    """The texts of `predict`: the arguments, else the lines of `--input FILE`, else stdin.
+    Arguments are texts even where they name a file (a note on stderr says how to read it)."""
     from pipelines.data.files import read_lines
 
+    if texts and input_path:
+        raise click.UsageError("give texts as arguments or with --input FILE, not both")
     if texts:
+        for text in texts:
+            if os.path.isfile(text):
+                click.echo(
+                    f"note: {text!r} is read as text; --input {text} reads the file", err=True
+                )
         return list(texts)
     if input_path:
         return read_lines(input_path)

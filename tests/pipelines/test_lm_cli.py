@@ -129,6 +129,24 @@ def test_score_prefers_the_familiar_text(models):
     assert [json.loads(line) for line in lines_of(result.output)] == [familiar, odd]
 
 
+def test_texts_are_arguments_or_an_input_file_not_both(models, tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_text("Tyrannosaurus\nXqzzkwv\n", encoding="utf-8")
+    from_file = invoke("score", "--model", models["names"], "--json", "--input", path)
+    assert [json.loads(line)["text"] for line in lines_of(from_file.stdout)] == [
+        "Tyrannosaurus",
+        "Xqzzkwv",
+    ]
+    # an argument is a text even where it names a file; stderr says how to read the file
+    named = invoke("score", "--model", models["names"], "--json", path)
+    assert named.exit_code == 0
+    assert json.loads(named.stdout)["text"] == str(path)
+    assert f"--input {path} reads the file" in named.stderr
+    both = invoke("score", "--model", models["names"], "--input", path, "Tyrannosaurus")
+    assert both.exit_code == 2
+    assert "not both" in both.output and "Traceback" not in both.output
+
+
 def test_export_scores_and_generates_with_tensorflow_alone(models, tmp_path):
     served = tmp_path / "served"
     assert invoke("export", "--model", models["names"], "--out", served).exit_code == 0

@@ -349,10 +349,33 @@ class Bidirectional(keras.layers.Layer):
 
 
 def _copy(layer, name, **overrides):
-    """A new layer from `layer`'s configuration (as Keras's serialization round trip)."""
-    config = keras.saving.serialize_keras_object(layer)
-    config["config"].update(overrides, name=name)
-    return keras.saving.deserialize_keras_object(config)
+    """A new layer from `layer`'s configuration (as Keras's serialization round trip), made
+    outside Keras's object sharing: while `keras.saving.load_model` loads a model it matches
+    the objects it serializes by `id()`, so a layer copied twice (forward and backward) or a
+    freed layer whose id a new one reuses would come back as an earlier copy."""
+    with _no_object_sharing():
+        config = keras.saving.serialize_keras_object(layer)
+        config["config"].update(overrides, name=name)
+        return keras.saving.deserialize_keras_object(config)
+
+
+_SHARING_MAPS = ("shared_objects/id_to_obj_map", "shared_objects/id_to_config_map")
+
+
+@contextlib.contextmanager
+def _no_object_sharing():
+    """Keras's object-sharing scope (`keras.src.saving.serialization_lib.ObjectSharingScope`,
+    whose state lives in Keras's global state) suspended, and restored on exit."""
+    from keras.src.backend.common import global_state
+
+    saved = [global_state.get_global_attribute(key) for key in _SHARING_MAPS]
+    for key in _SHARING_MAPS:
+        global_state.set_global_attribute(key, None)
+    try:
+        yield
+    finally:
+        for key, value in zip(_SHARING_MAPS, saved):
+            global_state.set_global_attribute(key, value)
 
 
 def _merge(mode, y, y_rev):

@@ -58,3 +58,39 @@ def test_cell_in_keras_rnn_round_trip(tmp_path):
     model.save(tmp_path / "m.keras")
     x = np.ones((2, 3, 4), "float32")
     np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "m.keras")(x), model(x))
+
+
+@keras.saving.register_keras_serializable(package="zoo_tests")
+class TwoReadings(keras.Model):
+    """Two Bidirectional layers made from one recurrent layer object (each holds copies)."""
+
+    def __init__(self, units=3, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        inner = layers.LSTM(units, return_sequences=True)
+        self.first = layers.Bidirectional(inner)
+        self.second = layers.Bidirectional(inner, merge_mode="sum")
+
+    def call(self, x):
+        return self.second(self.first(x))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_layers_made_while_a_model_loads_are_their_own(tmp_path):
+    """`keras.saving.load_model` matches the objects it serializes by `id()` while a model
+    loads; the copies `Bidirectional` makes of the layer it wraps must stay out of that (one
+    object copied twice, or a freed layer's id reused, would otherwise come back as an earlier
+    copy: both directions one layer)."""
+    model = TwoReadings()
+    x = np.random.default_rng(0).normal(size=(2, 4, 2)).astype("float32")
+    expected = model(x)
+    path = tmp_path / "two.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    directions = [reloaded.first.forward_layer, reloaded.first.backward_layer]
+    directions += [reloaded.second.forward_layer, reloaded.second.backward_layer]
+    assert len({id(layer) for layer in directions}) == 4
+    assert [layer.go_backwards for layer in directions] == [False, True, False, True]
+    np.testing.assert_allclose(reloaded(x), expected, atol=1e-6)
