@@ -4,7 +4,9 @@ label consistency would add.
     python benchmarks/experiments/ner_generalisation.py [--model ner-conll2003]
         [--train TRAIN] [--data DEV]
 
-Tags every sentence of `--data` alone (as `evaluate --no-consistency` does) and prints,
+Tags the sentences of `--data` (each alone, or with the text around it in its `-DOCSTART-`
+document for a tagger that reads document context; as `evaluate --no-consistency` does) and
+prints,
 entity by entity (conlleval's counting: type and both ends right):
 
 - precision, recall and F1 on the entities whose words occur as an entity (of any type) in
@@ -24,7 +26,7 @@ from pipelines import ner  # noqa: E402
 from pipelines.data.conll import entity_spans, read_conll  # noqa: E402
 from pipelines.ner.consistency import consistent_documents  # noqa: E402
 from pipelines.ner.data import read_tagged  # noqa: E402
-from pipelines.ner.inference import evaluate_tags, tag_texts  # noqa: E402
+from pipelines.ner.inference import evaluate_tags, tag_batch  # noqa: E402
 
 
 def split_scores(sentences, predicted, seen):
@@ -54,13 +56,14 @@ def main():
     train, dev = read_conll(args.train), read_conll(args.data)
     seen = {" ".join(s.tokens[a:b]) for s in train for _, a, b in entity_spans(s.tags)}
     tagger = ner.load(args.model)
-    tagged = tag_texts(tagger.model, tagger.preprocessor, [s.tokens for s in dev])
+    _, docs = read_tagged(args.data, documents=True)
+    token_lists = [s.tokens for s in dev]  # in their documents for a document-context tagger
+    tagged = tag_batch(tagger.model, tagger.preprocessor, token_lists, documents=docs)
     predicted = [tags for tags, _ in tagged]
     gold = [s.tags for s in dev]
     print(f"{args.model} on {args.data}: F1 {evaluate_tags(gold, predicted)['f1']:.4f}")
     for kind, (n, p, r, f) in split_scores(dev, predicted, seen).items():
         print(f"  {kind:6s} entities {n:5d}: precision {p:.4f} recall {r:.4f} F1 {f:.4f}")
-    _, docs = read_tagged(args.data, documents=True)
     tags = consistent_documents([s.tokens for s in dev], predicted, docs)
     metrics = evaluate_tags(gold, tags)
     p, r, f = (metrics[k] for k in ("precision", "recall", "f1"))

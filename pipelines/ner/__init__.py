@@ -18,11 +18,20 @@ vocabularies), `data` (readers, datasets), `model` (building, `--init`, ensemble
 from pipelines.data import records
 from pipelines.ner.data import records_reader
 from pipelines.ner.preprocess import NERPreprocessor
-from pipelines.ner.task import DEFAULT_MODEL, NERSettings, Tagger, load, make_ensemble, train
+from pipelines.ner.task import (
+    CHAR_LM_CONTEXT,
+    DEFAULT_MODEL,
+    NERSettings,
+    Tagger,
+    load,
+    make_ensemble,
+    train,
+)
 
 records.register("ner", records_reader)
 
 __all__ = [
+    "CHAR_LM_CONTEXT",
     "DEFAULT_MODEL",
     "NERPreprocessor",
     "NERSettings",

@@ -83,6 +83,15 @@ def main():
 )
 @cli.setting(
     Settings,
+    "--char-lm-context",
+    type=click.IntRange(0),
+    help="Characters of document context the character language models read before and "
+    "after each sentence (the sentences around it in its -DOCSTART- document, or its text "
+    f"in predict); 0: each sentence alone.  [default: {ner.CHAR_LM_CONTEXT}; with --init "
+    "the model's own]",
+)
+@cli.setting(
+    Settings,
     "--entity-bias",
     help="Lower the O tag's score by this much (more entities found, fewer of them right); "
     "auto: the value of the best F1 on --dev, none without it.",

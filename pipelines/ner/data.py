@@ -33,6 +33,34 @@ def read_tagged(source, max_examples=None, data_format=None, scheme="auto", docu
     ]
 
 
+class Documents(list):
+    """(tokens, tags) sentences in their order with each one's document (`documents`, a
+    hashable per sentence): what contextual embeddings with document context read around
+    each sentence."""
+
+    def __init__(self, sentences, documents):
+        super().__init__(sentences)
+        self.documents = list(documents)
+        if len(self.documents) != len(self):
+            raise ValueError(f"{len(self)} sentences, {len(self.documents)} documents")
+
+
+def read_documents(sources, max_examples=None, data_format=None, scheme="auto"):
+    """`Documents` of the sentences of several sources (`read_tagged`), in order; no
+    document spans two sources."""
+    sentences, documents = [], []
+    for number, source in enumerate(sources):
+        pairs, parts = read_tagged(source, max_examples, data_format, scheme, documents=True)
+        sentences += pairs
+        documents += [(number, part) for part in parts]
+    return Documents(sentences, documents)
+
+
+def documents_of(sentences):
+    """Each sentence's document when `sentences` are `Documents`, else None."""
+    return getattr(sentences, "documents", None)
+
+
 def singletons(vocabs, sentences):
     """A boolean per word id: the word occurs exactly once in `sentences`."""
     from collections import Counter
@@ -65,7 +93,9 @@ def make_dataset(vocabs, sentences, batch_size, shuffle, seed=0, word_dropout=0.
         "tags": tf.TensorSpec([None], tf.int32),
     }
     if vocabs.contextual is not None:  # the language models run once, not every epoch
-        vectors = vocabs.contextual.embed([tokens for tokens, _ in sentences], dtype="float16")
+        token_lists = [tokens for tokens, _ in sentences]
+        contexts = vocabs.contextual.contexts(token_lists, documents_of(sentences))
+        vectors = vocabs.contextual.embed(token_lists, dtype="float16", contexts=contexts)
         for example, v in zip(examples, vectors):
             example["contextual"] = v
         signature["contextual"] = tf.TensorSpec([None, vocabs.contextual.dim], tf.float16)

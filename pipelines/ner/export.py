@@ -27,9 +27,11 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         lm_table = contextual.vocab.lookup_table()
         tables.append(lm_table)
 
-    def contextual_vectors(tokens, shape):
-        """`ContextualEncoder.inputs` in TensorFlow ops, run through its layer: each text's
-        tokens joined by spaces between newlines, each token's first and last character."""
+    def contextual_vectors(tokens, shape, before, after):
+        """`ContextualEncoder.inputs` in TensorFlow ops, run through its layer: each piece's
+        tokens joined by spaces between newlines, after the character ids of its context
+        `before` for the forward model and before those of `after` for the backward one,
+        each token's first and last character."""
         from pipelines.ner.contextual import EDGE
 
         strings = EDGE + tf.strings.reduce_join(tokens, axis=1, separator=" ") + EDGE
@@ -39,14 +41,20 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         sizes = sizes.to_tensor(-1, shape=shape)  # -1: no token there
         starts = tf.cumsum(sizes + 1, axis=1, exclusive=True) + len(EDGE)
         real = sizes >= 0
+        shift = tf.cast(before.row_lengths(), tf.int32)[:, None]
         inputs = {
-            "chars": chars.to_tensor(0),
+            "chars": tf.concat([before, chars], axis=1).to_tensor(0),
+            "backward_chars": tf.concat([chars, after], axis=1).to_tensor(0),
             "starts": tf.where(real, starts, -1),
-            "ends": tf.where(real, starts + sizes - 1, -1),
+            "ends": tf.where(real, starts + sizes - 1 + shift, -1),
         }
         return tf.identity(contextual.layer(inputs, training=False))  # the tags' mask: words
 
-    def tag(pieces):
+    def around(tokens, pieces):
+        """Each piece's context character ids (`graph_piece_contexts`), or none."""
+        return graph_piece_contexts(tokens, pieces, contextual.context, lm_table.lookup)
+
+    def tag(pieces, before=None, after=None):
         """The model's best tag ids, marginals and mask for ragged (P, None) tokens."""
         shape, steps = _padded_shape(pieces)
         words = tf.ragged.map_flat_values(vocabs.graph_word_ids, pieces, words_table)
@@ -57,7 +65,7 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         chars = tf.pad(chars, [[0, 0], [0, steps - tf.shape(chars)[1]], [0, 1]])
         inputs = {"words": words, "chars": chars}
         if contextual is not None:
-            inputs["contextual"] = contextual_vectors(pieces, shape)
+            inputs["contextual"] = contextual_vectors(pieces, shape, before, after)
         best, probabilities = model.tags_and_probabilities(inputs)
         return best, probabilities, words > 0
 
@@ -65,7 +73,9 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         tokens, starts, ends = graph_word_tokenize(texts)
         lengths = tf.cast(tokens.row_lengths(), tf.int32)
         shape, steps = _padded_shape(tokens)
-        best, probabilities = tag_by_sentence(tag, tokens, shape, len(vocabs.tags))
+        best, probabilities = tag_by_sentence(
+            tag, tokens, shape, len(vocabs.tags), around if contextual is not None else None
+        )
         mask = tf.sequence_mask(lengths, steps)
         if consistency:
             dense = tokens.to_tensor("", shape=shape)
@@ -110,12 +120,54 @@ def graph_sentence_pieces(tokens):
     return tf.RaggedTensor.from_value_rowids(flat, piece, nrows=count + 1)
 
 
-def tag_by_sentence(tag, tokens, shape, num_tags):
+def graph_piece_contexts(tokens, pieces, size, lookup):
+    """`ContextualEncoder.contexts` in TensorFlow ops for the `graph_sentence_pieces` of
+    ragged (batch, None) `tokens`, each text one document: the `lookup` ids of the last `size`
+    characters of each piece's text before it and of the first `size` after it (the text's
+    pieces, their tokens joined by spaces, one a line), ragged (P + 1, None) each."""
+    if size == 0:
+        nothing = tf.RaggedTensor.from_row_lengths(
+            tf.zeros([0], tf.int32), tf.zeros([pieces.nrows()], tf.int64)
+        )
+        return nothing, nothing
+    real = pieces[:-1]  # the last piece is empty and in no text
+    strings = tf.strings.reduce_join(real, axis=1, separator=" ")
+    text = tf.gather(tokens.value_rowids(), real.row_starts())  # of its first token
+    documents = tf.strings.reduce_join(
+        tf.RaggedTensor.from_value_rowids(strings, text, nrows=tokens.nrows()),
+        axis=1,
+        separator="\n",
+    )
+    letters = tf.strings.unicode_split(documents, "UTF-8", errors="replace")
+    ids = tf.cast(lookup(letters.flat_values), tf.int32)
+    steps = tf.cast(tf.strings.length(strings, unit="UTF8_CHAR"), tf.int64) + 1
+    at = tf.cumsum(steps, exclusive=True)  # where each piece starts, all texts joined
+    at -= tf.gather(tf.math.unsorted_segment_min(at, text, tokens.nrows()), text)
+    length = tf.gather(letters.row_lengths(), text)
+    base = tf.gather(letters.row_starts(), text)
+    size = tf.constant(size, tf.int64)
+    before_end = tf.maximum(at - 1, 0)
+    before_start = tf.maximum(before_end - size, 0)
+    after_start = tf.minimum(at + steps, length)
+    after_end = tf.minimum(after_start + size, length)
+    empty = tf.zeros([1], tf.int64)
+    return tuple(
+        tf.gather(
+            ids, tf.ragged.range(tf.concat([base + a, empty], 0), tf.concat([base + b, empty], 0))
+        )
+        for a, b in ((before_start, before_end), (after_start, after_end))
+    )
+
+
+def tag_by_sentence(tag, tokens, shape, num_tags, around=None):
     """Best tag ids (batch, T) and marginals (batch, T, num_tags) of ragged (batch, None)
-    `tokens` padded to `shape`: `tag(pieces)` -> (best ids, marginals, mask) run on the
-    `graph_sentence_pieces` of the texts sorted by length, `CHUNK` at a time (as `predict`
-    batches them: little padding, bounded memory), the results put back in their texts."""
+    `tokens` padded to `shape`: `tag(pieces, *extras)` -> (best ids, marginals, mask) run on
+    the `graph_sentence_pieces` of the texts sorted by length, `CHUNK` at a time (as
+    `predict` batches them: little padding, bounded memory), the results put back in their
+    texts. `around(tokens, pieces)`: ragged (P + 1, None) tensors of each piece, given to
+    `tag` as `extras` (the pieces' context)."""
     pieces = graph_sentence_pieces(tokens)
+    extras = around(tokens, pieces) if around is not None else ()
     sizes = tf.cast(pieces.row_lengths(), tf.int32)
     order = tf.argsort(sizes, stable=True)  # the last piece is empty: it sorts first
     count = tf.size(order)
@@ -124,7 +176,7 @@ def tag_by_sentence(tag, tokens, shape, num_tags):
     steps = tf.maximum(tf.reduce_max(sizes), 1)
 
     def run(rows):
-        best, probabilities, _ = tag(tf.gather(pieces, rows))
+        best, probabilities, _ = tag(tf.gather(pieces, rows), *(tf.gather(e, rows) for e in extras))
         pad = steps - tf.shape(best)[1]
         best = tf.pad(tf.cast(best, tf.int32), [[0, 0], [0, pad]])
         return best, tf.pad(probabilities, [[0, 0], [0, pad], [0, 0]])

@@ -26,11 +26,13 @@ def _compiled(model):
     return _COMPILED[model]
 
 
-def _batches(vocabs, token_lists, batch_size):
+def _batches(vocabs, token_lists, batch_size, documents=None):
     """(indices, token lists, model inputs) of the non-empty `token_lists`, in batches of
-    similar lengths."""
+    similar lengths; `documents`: each sentence's document, whose other sentences are its
+    context for the contextual embeddings (see `ContextualEncoder.contexts`)."""
     from pipelines.data.batching import by_length, pad
 
+    contexts = vocabs.contextual.contexts(token_lists, documents) if vocabs.contextual else None
     filled = [i for i, tokens in enumerate(token_lists) if tokens]
     for rows, chunk in by_length([token_lists[i] for i in filled], batch_size):
         encoded = [vocabs.encode(tokens) for tokens in chunk]
@@ -41,7 +43,8 @@ def _batches(vocabs, token_lists, batch_size):
             chars[row, : e["chars"].shape[0], : e["chars"].shape[1]] = e["chars"]
         inputs = {"words": words, "chars": chars}
         if vocabs.contextual is not None:
-            vectors = vocabs.contextual.embed(chunk)
+            around = [contexts[filled[i]] for i in rows] if contexts else None
+            vectors = vocabs.contextual.embed(chunk, contexts=around)
             inputs["contextual"] = np.zeros(words.shape + (vocabs.contextual.dim,), "float32")
             for row, v in enumerate(vectors):
                 inputs["contextual"][row, : len(v)] = v
@@ -52,12 +55,14 @@ def _tags(vocabs, ids):
     return [vocabs.tags.token(int(t)) if t > 0 else "O" for t in ids]
 
 
-def tag_batch(model, vocabs, token_lists, batch_size=64, marginals=False):
+def tag_batch(model, vocabs, token_lists, batch_size=64, marginals=False, documents=None):
     """Best tags and their probabilities (CRF marginals) for lists of tokens; with
-    `marginals`, also each token's marginal probabilities of every tag id, (tokens, tags)."""
+    `marginals`, also each token's marginal probabilities of every tag id, (tokens, tags).
+    `documents`: each sentence's document (the sentences of one document in order), for a
+    tagger whose contextual embeddings read document context; None: each sentence alone."""
     empty = ([], [], np.zeros((0, len(vocabs.tags)), "float32")) if marginals else ([], [])
     results = [empty if not tokens else None for tokens in token_lists]
-    for indices, chunk, inputs in _batches(vocabs, token_lists, batch_size):
+    for indices, chunk, inputs in _batches(vocabs, token_lists, batch_size, documents):
         best, probabilities = _compiled(model)(inputs)
         best, probabilities = best.numpy(), probabilities.numpy()
         for row, (i, tokens) in enumerate(zip(indices, chunk)):
@@ -72,11 +77,11 @@ def tag_batch(model, vocabs, token_lists, batch_size=64, marginals=False):
 ENTITY_BIASES = tuple(b / 4 for b in range(-4, 17))  # -1 to 4 by 0.25
 
 
-def fit_entity_bias(model, vocabs, sentences, biases=ENTITY_BIASES, batch_size=256):
+def fit_entity_bias(model, vocabs, sentences, biases=ENTITY_BIASES, batch_size=256, documents=None):
     """The entity bias (how much lower the O tag's score is made) with the best entity-level
     F1 on tagged `sentences`: the network's scores are computed once, and the best tags
-    found again for each bias in `biases`. Returns `(bias, {bias: F1 metrics})`; ties go to
-    the bias nearest 0.
+    found again for each bias in `biases` (`documents`: as `tag_batch`'s). Returns `(bias,
+    {bias: F1 metrics})`; ties go to the bias nearest 0.
 
     A tagger trained on little data in a new domain is often sure of the entities it finds
     and misses many (precision far above recall); a lower O score trades some of that
@@ -99,7 +104,9 @@ def fit_entity_bias(model, vocabs, sentences, biases=ENTITY_BIASES, batch_size=2
             tf.cast(model(inputs, training=False), "float32"),
             tf.constant(inputs["words"] > 0),
         )
-        for indices, chunk, inputs in _batches(vocabs, [t for t, _ in sentences], batch_size)
+        for indices, chunk, inputs in _batches(
+            vocabs, [t for t, _ in sentences], batch_size, documents
+        )
     ]
     gold = [tags for _, tags in sentences]
     table = {}
@@ -142,13 +149,15 @@ def tag_texts(model, vocabs, token_lists, consistency=False):
     """(tags, scores) of texts of any length, as tokens. Each text is cut into
     `sentence_pieces`, and the pieces of all texts are tagged as one batched run; a longer
     stretch without a sentence end is tagged in windows overlapping by half (`_retag_long`).
-    With `consistency`, each text is one document for `consistency.consistent`, a changed
-    tag scored by its own marginal probability."""
+    Each text is one document: the context of its pieces for contextual embeddings that read
+    document context, and with `consistency`, for `consistency.consistent`, a changed tag
+    scored by its own marginal probability."""
     from pipelines.ner.consistency import consistent
 
     pieces = [sentence_pieces(tokens) for tokens in token_lists]
     flat = [tokens[a:b] for tokens, spans in zip(token_lists, pieces) for a, b in spans]
-    tagged = iter(tag_batch(model, vocabs, flat, marginals=True))
+    documents = [text for text, spans in enumerate(pieces) for _ in spans]
+    tagged = iter(tag_batch(model, vocabs, flat, marginals=True, documents=documents))
     results = []
     for tokens, spans in zip(token_lists, pieces):
         tags, scores, rows = [], [], []
@@ -172,7 +181,8 @@ def tag_texts(model, vocabs, token_lists, consistency=False):
 def _retag_long(model, vocabs, tokens, tags, scores, rows):
     """Re-tags (in place) each stretch of over `PREDICT_WINDOW` tokens without a sentence end
     in windows overlapping by half, each token taken from the window where it is most
-    central, with each cut moved past the end of an entity so that entities stay whole."""
+    central, with each cut moved past the end of an entity so that entities stay whole (each
+    window read alone, without document context)."""
     stretches, start = [], 0
     for i, token in enumerate(tokens):
         if token in SENTENCE_ENDS or i == len(tokens) - 1:
@@ -265,13 +275,15 @@ def evaluate_tags(gold, predicted):
     }
 
 
-def evaluate_model(model, vocabs, sentences, documents=None):
+def evaluate_model(model, vocabs, sentences, documents=None, consistency=True):
     """`evaluate_tags` of the model's tags for (tokens, tags) `sentences`; with `documents`
-    (each sentence's document), after label consistency within each document."""
+    (each sentence's document), read in their documents (`tag_batch`) and, with
+    `consistency`, after label consistency within each document."""
     from pipelines.ner.consistency import consistent_documents
 
     token_lists = [tokens for tokens, _ in sentences]
-    predicted = [t for t, _ in tag_batch(model, vocabs, token_lists, batch_size=256)]
-    if documents is not None:
+    tagged = tag_batch(model, vocabs, token_lists, batch_size=256, documents=documents)
+    predicted = [t for t, _ in tagged]
+    if documents is not None and consistency:
         predicted = consistent_documents(token_lists, predicted, documents)
     return evaluate_tags([tags for _, tags in sentences], predicted)

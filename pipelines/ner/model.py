@@ -181,7 +181,9 @@ def _vocab(tagger, name):
 
 
 def _lms(vocabs):
-    return vocabs.contextual.names if vocabs.contextual is not None else None
+    """The character language models a tagger reads, and their document context."""
+    contextual = vocabs.contextual
+    return (contextual.names, contextual.context) if contextual is not None else None
 
 
 def _realigned(model, old, new):

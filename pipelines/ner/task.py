@@ -7,7 +7,14 @@ import math
 from pipelines.data import records
 from pipelines.errors import BadSetting, DataError
 from pipelines.ner.contextual import ContextualEncoder
-from pipelines.ner.data import StreamedSentences, make_dataset, read_tagged, stream_dataset
+from pipelines.ner.data import (
+    StreamedSentences,
+    documents_of,
+    make_dataset,
+    read_documents,
+    read_tagged,
+    stream_dataset,
+)
 from pipelines.ner.inference import (
     ENTITY_BIASES,
     annotate,
@@ -29,6 +36,7 @@ from pipelines.task import Task, TrainingData, TrainSettings, train_task
 
 DEFAULT_MODEL = "ner-conll2003"
 HEAD = ("tag_scores", "crf")  # the layers a new tag set replaces
+CHAR_LM_CONTEXT = 0  # characters of document context the character LMs read each side
 
 
 @dataclasses.dataclass
@@ -46,6 +54,7 @@ class NERSettings(TrainSettings):
     scheme: str = "auto"  # the data files' tag scheme (converted to IOB2)
     freeze_encoder_epochs: int = 0  # with init: train only the tag head this many epochs first
     char_lm: str | None = None  # "FORWARD[,BACKWARD]": contextual string embeddings
+    char_lm_context: int | None = None  # their document context (None: CHAR_LM_CONTEXT)
     entity_bias: str | float = "auto"  # lower the O score by this; "auto": fitted on dev
 
     def __post_init__(self):
@@ -91,9 +100,7 @@ class Tagger(Task):
         with label consistency within each `-DOCSTART-` document of the file (a file without
         them: within each sentence) unless `consistency` is false."""
         sentences, documents = read_tagged(source, max_examples, data_format, scheme, True)
-        return evaluate_model(
-            self.model, self.preprocessor, sentences, documents if consistency else None
-        )
+        return evaluate_model(self.model, self.preprocessor, sentences, documents, consistency)
 
     def export(self, out, consistency=True):
         """A SavedModel that tags raw strings with TensorFlow alone (`export_tagger`), each
@@ -109,16 +116,12 @@ class Tagger(Task):
         streamed = records.streamed_sources(sources, "ner")
         if streamed:  # read again on every pass, never held in memory
             train = StreamedSentences(streamed, settings.max_examples)
-        else:
-            train = [
-                s
-                for source in sources
-                for s in read_tagged(
-                    source, settings.max_examples, settings.data_format, settings.scheme
-                )
-            ]
+        else:  # in their documents: the context of contextual embeddings
+            train = read_documents(
+                sources, settings.max_examples, settings.data_format, settings.scheme
+            )
         dev_sentences = (
-            read_tagged(dev, settings.max_examples, settings.data_format, settings.scheme)
+            read_documents([dev], settings.max_examples, settings.data_format, settings.scheme)
             if dev
             else None
         )
@@ -138,7 +141,12 @@ class Tagger(Task):
         preprocessor = NERPreprocessor.build(
             data.train, settings.min_count, vectors[0] if vectors else ()
         )
-        preprocessor.contextual = ContextualEncoder.from_option(settings.char_lm)
+        if settings.char_lm_context and not settings.char_lm:
+            raise BadSetting("--char-lm-context", "needs --char-lm (the language models)")
+        preprocessor.contextual = ContextualEncoder.from_option(
+            settings.char_lm,
+            CHAR_LM_CONTEXT if settings.char_lm_context is None else settings.char_lm_context,
+        )
         if preprocessor.contextual is not None:
             if data.streamed:
                 raise BadSetting("--char-lm", "reads sentences from files, not records")
@@ -155,6 +163,8 @@ class Tagger(Task):
 
         if settings.char_lm:
             raise BadSetting("--char-lm", "an --init model keeps its own language models")
+        if settings.char_lm_context is not None:
+            raise BadSetting("--char-lm-context", "an --init model keeps its own context")
         old = cls.load(settings.init)
         fresh = NERPreprocessor.build(data.train, settings.min_count)
         old_vocabs = old.preprocessor
@@ -205,7 +215,9 @@ class Tagger(Task):
     @classmethod
     def dataset(cls, preprocessor, data, settings, epochs_done):
         if preprocessor.contextual is not None and data.dev:  # dev is tagged every epoch
-            preprocessor.contextual.remember([tokens for tokens, _ in data.dev])
+            token_lists = [tokens for tokens, _ in data.dev]
+            contexts = preprocessor.contextual.contexts(token_lists, documents_of(data.dev))
+            preprocessor.contextual.remember(token_lists, contexts)
         return (stream_dataset if data.streamed else make_dataset)(
             preprocessor,
             data.train,
@@ -216,7 +228,9 @@ class Tagger(Task):
         )
 
     def dev_metrics(self, dev):
-        metrics = evaluate_model(self.model, self.preprocessor, dev)
+        metrics = evaluate_model(
+            self.model, self.preprocessor, dev, documents_of(dev), consistency=False
+        )
         return {k: metrics[k] for k in ("precision", "recall", "f1")}
 
     @classmethod
@@ -229,7 +243,9 @@ class Tagger(Task):
         record = {"entity_bias": bias, "fitted_on_dev": bias is None}
         if data.dev:
             biases = ENTITY_BIASES if bias is None else (0.0, bias)
-            fitted, table = fit_entity_bias(model, preprocessor, data.dev, biases)
+            fitted, table = fit_entity_bias(
+                model, preprocessor, data.dev, biases, documents=documents_of(data.dev)
+            )
             bias = fitted if bias is None else bias
             before, after = (
                 {k: table[b][k] for k in ("precision", "recall", "f1")} for b in (0.0, bias)
@@ -255,6 +271,9 @@ class Tagger(Task):
                 "init": settings.init,
                 "vectors": describe_source(settings.vectors) if settings.vectors else None,
                 "char_lms": preprocessor.contextual.describe() if preprocessor.contextual else None,
+                "char_lm_context": preprocessor.contextual.context
+                if preprocessor.contextual
+                else None,
             },
         }
 

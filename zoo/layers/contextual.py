@@ -42,9 +42,14 @@ class ContextualCharEmbedding(keras.layers.Layer):
 
     Inputs: a dict of `chars` `(batch, L)` int character ids of each sentence's string (0 is
     padding, strings right-padded), `starts` and `ends` `(batch, W)` int positions in the
-    string of each word's first and last character, -1 for padding words. Output: `(batch, W,
-    units→ + units←)`, zeros for padding words, which the output mask leaves out. A sentence
-    gives the same vectors alone and inside a padded batch.
+    string of each word's first and last character, -1 for padding words. Optionally
+    `backward_chars` `(batch, L')`: another string for the backward model to read, `starts`
+    then giving positions in it. A forward model needs only what comes before a word and a
+    backward one only what follows, so a sentence read within the text around it can be given
+    as `chars` = text before + sentence for the forward model and `backward_chars` = sentence
+    + text after for the backward one, each shorter than both contexts together. Output:
+    `(batch, W, units→ + units←)`, zeros for padding words, which the output mask leaves out.
+    A sentence gives the same vectors alone and inside a padded batch.
     """
 
     def __init__(self, forward, backward=None, fine_tune=False, **kwargs):
@@ -78,6 +83,8 @@ class ContextualCharEmbedding(keras.layers.Layer):
         forward = self.forward_lm.hidden_states(chars, training=lm_training)
         parts = [tf.gather(forward, tf.maximum(ends, 0), batch_dims=1)]
         if self.backward_lm is not None:
+            if "backward_chars" in inputs:
+                chars = tf.cast(inputs["backward_chars"], "int32")
             lengths = tf.reduce_sum(tf.cast(chars > 0, "int32"), axis=1)
             reversed_chars = tf.reverse_sequence(chars, lengths, seq_axis=1, batch_axis=0)
             backward = self.backward_lm.hidden_states(reversed_chars, training=lm_training)
