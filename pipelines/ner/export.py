@@ -27,29 +27,6 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         lm_table = contextual.vocab.lookup_table()
         tables.append(lm_table)
 
-    def contextual_vectors(tokens, shape, before, after):
-        """`ContextualEncoder.inputs` in TensorFlow ops, run through its layer: each piece's
-        tokens joined by spaces between newlines, after the character ids of its context
-        `before` for the forward model and before those of `after` for the backward one,
-        each token's first and last character."""
-        from pipelines.ner.contextual import EDGE
-
-        strings = EDGE + tf.strings.reduce_join(tokens, axis=1, separator=" ") + EDGE
-        letters = tf.strings.unicode_split(strings, "UTF-8", errors="replace")
-        chars = tf.cast(tf.ragged.map_flat_values(lm_table.lookup, letters), tf.int32)
-        sizes = tf.cast(tf.strings.length(tokens, unit="UTF8_CHAR"), tf.int32)
-        sizes = sizes.to_tensor(-1, shape=shape)  # -1: no token there
-        starts = tf.cumsum(sizes + 1, axis=1, exclusive=True) + len(EDGE)
-        real = sizes >= 0
-        shift = tf.cast(before.row_lengths(), tf.int32)[:, None]
-        inputs = {
-            "chars": tf.concat([before, chars], axis=1).to_tensor(0),
-            "backward_chars": tf.concat([chars, after], axis=1).to_tensor(0),
-            "starts": tf.where(real, starts, -1),
-            "ends": tf.where(real, starts + sizes - 1 + shift, -1),
-        }
-        return tf.identity(contextual.layer(inputs, training=False))  # the tags' mask: words
-
     def around(tokens, pieces):
         """Each piece's context character ids (`graph_piece_contexts`), or none."""
         return graph_piece_contexts(tokens, pieces, contextual.context, lm_table.lookup)
@@ -65,7 +42,9 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         chars = tf.pad(chars, [[0, 0], [0, steps - tf.shape(chars)[1]], [0, 1]])
         inputs = {"words": words, "chars": chars}
         if contextual is not None:
-            inputs["contextual"] = contextual_vectors(pieces, shape, before, after)
+            inputs["contextual"] = graph_contextual_vectors(
+                contextual.layer, lm_table, pieces, shape, before, after
+            )
         best, probabilities = model.tags_and_probabilities(inputs)
         return best, probabilities, words > 0
 
@@ -98,6 +77,30 @@ def export_tagger(model, vocabs, out, max_word_chars, consistency=True):
         tables,
         {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="texts")])},
     )
+
+
+def graph_contextual_vectors(layer, lm_table, tokens, shape, before, after):
+    """`ContextualEncoder.inputs` in TensorFlow ops, run through its `layer`: each piece's
+    ragged `tokens` joined by spaces between newlines, after the character ids of its
+    context `before` for the forward model and before those of `after` for the backward
+    one, each token's first and last character; (P, T, dim) for `shape` (P, T)."""
+    from pipelines.ner.contextual import EDGE
+
+    strings = EDGE + tf.strings.reduce_join(tokens, axis=1, separator=" ") + EDGE
+    letters = tf.strings.unicode_split(strings, "UTF-8", errors="replace")
+    chars = tf.cast(tf.ragged.map_flat_values(lm_table.lookup, letters), tf.int32)
+    sizes = tf.cast(tf.strings.length(tokens, unit="UTF8_CHAR"), tf.int32)
+    sizes = sizes.to_tensor(-1, shape=shape)  # -1: no token there
+    starts = tf.cumsum(sizes + 1, axis=1, exclusive=True) + len(EDGE)
+    real = sizes >= 0
+    shift = tf.cast(before.row_lengths(), tf.int32)[:, None]
+    inputs = {
+        "chars": tf.concat([before, chars], axis=1).to_tensor(0),
+        "backward_chars": tf.concat([chars, after], axis=1).to_tensor(0),
+        "starts": tf.where(real, starts, -1),
+        "ends": tf.where(real, starts + sizes - 1 + shift, -1),
+    }
+    return tf.identity(layer(inputs, training=False))  # the tags' mask: words
 
 
 def graph_sentence_pieces(tokens):
