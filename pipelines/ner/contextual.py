@@ -41,7 +41,7 @@ def document_contexts(token_lists, documents, size):
     for i, document in enumerate(documents):
         members.setdefault(document, []).append(i)
     contexts = [("", "")] * len(token_lists)
-    for rows in members.values():
+    for rows in members.values() if size > 0 else ():
         for k, i in enumerate(rows):
             contexts[i] = (
                 _gathered(strings, reversed(rows[:k]), size, before=True),
@@ -58,7 +58,7 @@ def _gathered(strings, rows, size, before):
             break
         taken.append(strings[i])
         length += len(strings[i]) + 1
-    if not taken or size <= 0:
+    if not taken:
         return ""
     if before:
         return "\n".join(reversed(taken))[-size:]
