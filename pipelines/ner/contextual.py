@@ -143,9 +143,10 @@ class ContextualEncoder:
         for row, ((before, _), (_, first, last)) in enumerate(zip(contexts, strings)):
             starts[row, : len(first)] = first
             ends[row, : len(last)] = [e + len(before) for e in last]
+        chars = self._padded_ids(forward)
         return {
-            "chars": self._padded_ids(forward),
-            "backward_chars": self._padded_ids(backward),
+            "chars": chars,
+            "backward_chars": chars if forward == backward else self._padded_ids(backward),
             "starts": starts,
             "ends": ends,
         }
