@@ -174,14 +174,40 @@ def predict(model, texts, input_path, beam, network_only, plot_attention, altern
     "order (6 for a pronouncing dictionary; 0: none). Aligning the lexicon takes minutes "
     "for CMUdict.",
 )
+@click.option(
+    "--inflect",
+    "suffixes",
+    multiple=True,
+    help="Answer an unlisted input that is a lexicon source plus this suffix from the "
+    "lexicon, changed as the lexicon's own pairs of that kind change it (repeatable; "
+    'CMUdict: --inflect s --inflect "\'s" --inflect "s\'" --inflect "\'").',
+)
+@click.option(
+    "--uninflect",
+    "bases",
+    multiple=True,
+    help="Answer an unlisted input that plus this suffix is a lexicon source the same way "
+    '(repeatable; CMUdict: --uninflect "\'s").',
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @cli.reports_bad_input
 def rerank(
-    model, lexicon_sources, dev_source, rescorer, data_format, beam, neighbours, graphone_order, out
+    model,
+    lexicon_sources,
+    dev_source,
+    rescorer,
+    data_format,
+    beam,
+    neighbours,
+    graphone_order,
+    suffixes,
+    bases,
+    out,
 ):
-    """Writes --out: the model with a lexicon of its training data (inputs listed there are
-    answered from it) and n-best reranking (the lexicon's neighbours, a graphone model of it,
-    the rescorer), the weights tuned on --dev for exact match; prints what they give there."""
+    """Writes --out: the model with a lexicon of its training data (inputs listed there, and
+    with --inflect/--uninflect their inflections, are answered from it) and n-best reranking
+    (the lexicon's neighbours, a graphone model of it, the rescorer), the weights tuned on --dev
+    for exact match; prints what they give there."""
     from pipelines.seq2seq.rerank import build
 
     lexicon = [e for s in lexicon_sources for e in read_examples(s, data_format)]
@@ -192,8 +218,15 @@ def rerank(
         raise click.UsageError("give --lexicon, --rescorer or both")
     if graphone_order and not lexicon:
         raise click.UsageError("--graphone-order needs --lexicon")
+    if (suffixes or bases) and not lexicon:
+        raise click.UsageError("--inflect and --uninflect need --lexicon")
+    if any(not s.strip() or s != s.strip() for s in suffixes + bases):
+        raise click.UsageError("--inflect and --uninflect take suffixes without spaces")
     log = lambda line: click.echo(line, err=True)  # noqa: E731
-    report = build(folder, out, lexicon, dev, second, beam, neighbours, graphone_order, log)
+    inflections = {"suffixes": list(suffixes), "bases": list(bases)}
+    report = build(
+        folder, out, lexicon, dev, second, beam, neighbours, graphone_order, log, inflections
+    )
     cli.print_json(report)
 
 

@@ -42,6 +42,7 @@ from pipelines.errors import DataError
 from pipelines.seq2seq.data import references
 from pipelines.seq2seq.decoding import nbest
 from pipelines.seq2seq.graphones import GraphoneModel
+from pipelines.seq2seq.inflections import Inflections
 from pipelines.seq2seq.preprocess import Seq2SeqPreprocessor
 
 LEXICON = "lexicon.tsv.gz"
@@ -214,10 +215,22 @@ class Reranker:
     holds. `graphones`: a GraphoneModel, or a function that makes one (called when the
     feature is first needed: counting CMUdict's n-grams takes seconds)."""
 
-    def __init__(self, weights, neighbours=4, lexicon=None, rescorer=None, graphones=None, order=0):
+    def __init__(
+        self,
+        weights,
+        neighbours=4,
+        lexicon=None,
+        rescorer=None,
+        graphones=None,
+        order=0,
+        inflections=None,
+    ):
         self.weights = np.asarray([weights.get(name, 0.0) for name in FEATURES], "float64")
         self.neighbours, self.lexicon, self.rescorer = neighbours, lexicon, rescorer
         self._graphones, self.graphone_order = graphones, order
+        # {"suffixes": [...], "bases": [...]}: `inflections.Inflections` of the lexicon
+        self.inflection_settings = inflections
+        self._inflections = None
 
     @classmethod
     def load(cls, folder, settings):
@@ -233,13 +246,28 @@ class Reranker:
                 raise DataError(path, "missing: seq2seq.json names a graphone model")
             graphones = lambda: GraphoneModel.load(path)  # noqa: E731
         neighbours = settings.get("neighbours", 4)
-        return cls(settings["weights"], neighbours, lexicon, rescorer, graphones, order)
+        inflections = settings.get("inflections")
+        if inflections and lexicon is None:
+            raise DataError(
+                os.path.join(folder, LEXICON), "missing: seq2seq.json names inflections"
+            )
+        return cls(
+            settings["weights"], neighbours, lexicon, rescorer, graphones, order, inflections
+        )
 
     @property
     def graphones(self):
         if callable(self._graphones):
             self._graphones = self._graphones()
         return self._graphones
+
+    def inflections(self, target_level):
+        """The lexicon's `inflections.Inflections` (learned when first needed), or None."""
+        if not self.inflection_settings or self.lexicon is None:
+            return None
+        if self._inflections is None:
+            self._inflections = Inflections(self.lexicon, target_level, **self.inflection_settings)
+        return self._inflections
 
     def settings(self):
         found = {
@@ -248,7 +276,21 @@ class Reranker:
         }
         if self._graphones is not None:
             found["graphone_order"] = self.graphone_order
+        if self.inflection_settings:
+            found["inflections"] = dict(self.inflection_settings)
         return found
+
+    def listed(self, sides, text):
+        """The lexicon's answer for `text`: its first listed target, or one made from a listed
+        word by an inflection; None where the network has to decide."""
+        if self.lexicon is None:
+            return None
+        key = sides.fold(text)
+        known = self.lexicon.get(key)
+        if known:
+            return known[0]
+        inflections = self.inflections(sides.target_level)
+        return inflections.get(key) if inflections is not None else None
 
     def feature_rows(self, sides, texts, candidates):
         """(candidates, features) per input; `candidates` lists (output, score) per input."""
@@ -277,14 +319,15 @@ class Reranker:
         return rows
 
     def decode(self, model, sides, texts, beam, batch_size=256):
-        """(output, score) per text: the lexicon's target for the inputs it lists, the best
-        reranked candidate of a `beam`-wide search for the others (score: the network's)."""
+        """(output, score) per text: the lexicon's target for the inputs it lists or the
+        inflections make of a listed word (score 0.0), the best reranked candidate of a
+        `beam`-wide search for the others (score: the network's)."""
         results = [None] * len(texts)
         unknown = []
         for i, text in enumerate(texts):
-            known = self.lexicon.get(sides.fold(text)) if self.lexicon else None
-            if known:
-                results[i] = (known[0], 0.0)
+            known = self.listed(sides, text)
+            if known is not None:
+                results[i] = (known, 0.0)
             else:
                 unknown.append(i)
         texts_left = [texts[i] for i in unknown]
@@ -312,10 +355,12 @@ def build(
     neighbours,
     graphone_order=0,
     log=None,
+    inflections=None,
 ):
     """Writes `out`: `model_folder` with a lexicon of `lexicon_examples` (if any), the rescorer
-    (if any), a joint-sequence model of the lexicon of `graphone_order` (0: none) and weights
-    tuned on `dev_examples`; returns what it measured on them."""
+    (if any), a joint-sequence model of the lexicon of `graphone_order` (0: none), the
+    lexicon's `inflections` (`{"suffixes": [...], "bases": [...]}`, `inflections.Inflections`)
+    and weights tuned on `dev_examples`; returns what it measured on them."""
     from pipelines.io import write_atomically, write_json
 
     model, sides = load_network(model_folder)
@@ -326,19 +371,27 @@ def build(
         raise ValueError("reranking needs a lexicon, a rescorer or both")
     if graphone_order and lexicon is None:
         raise ValueError("a graphone model needs a lexicon")
+    inflections = {k: [sides.fold(x) for x in v] for k, v in (inflections or {}).items() if v}
+    inflections = inflections or None
+    if inflections and lexicon is None:
+        raise ValueError("inflections need a lexicon")
     rescorer = load_network(rescorer_folder) if rescorer_folder else None
     if graphone_order:
         graphones = graphone_model(lexicon, sides.target_level, graphone_order, log)
-    reranker = Reranker({"score": 1.0}, neighbours, lexicon, rescorer, graphones, graphone_order)
+    reranker = Reranker(
+        {"score": 1.0}, neighbours, lexicon, rescorer, graphones, graphone_order, inflections
+    )
     reranker.weights[1:] = 1.0  # every feature computed while tuning
     sources, refs = references(dev_examples)
     candidates = nbest(model, sides, sources, beam)
     rows = reranker.feature_rows(sides, sources, candidates)
     correct = [[out in options for out, _ in found] for found, options in zip(candidates, refs)]
-    # inputs the lexicon lists are answered from it, whatever the weights: tuned on the others
-    listed = [lexicon.get(sides.fold(s)) if lexicon else None for s in sources]
-    lexicon_right = sum(known[0] in options for known, options in zip(listed, refs) if known)
-    free = [i for i, known in enumerate(listed) if not known]
+    # inputs the lexicon answers (listed, or an inflection of a listed word) are answered from
+    # it, whatever the weights: tuned on the others
+    listed = [reranker.listed(sides, s) for s in sources]
+    lexicon_right = sum(known in options for known, options in zip(listed, refs) if known)
+    free = [i for i, known in enumerate(listed) if known is None]
+    in_lexicon = sum(bool(lexicon and lexicon.get(sides.fold(s))) for s in sources)
     used = ["score"] + ["rescorer"] * (rescorer is not None) + ["prefix", "suffix"] * bool(lexicon)
     used += ["joint"] * (graphones is not None)
 
@@ -348,7 +401,8 @@ def build(
     n = len(sources)
     report = {
         "examples": n,
-        "listed_in_lexicon": n - len(free),
+        "listed_in_lexicon": in_lexicon,
+        "answered_by_inflections": n - len(free) - in_lexicon,
         "wer_network": 1 - sum(c[0] for c in correct) / n,
         "wer_oracle": 1 - sum(any(c) for c in correct) / n,
         "wer_reranked": 1 - (lexicon_right + free_right) / n,

@@ -473,6 +473,85 @@ def test_rerank_with_a_rescorer_alone(trained, right_to_left, tmp_path):
     assert result.exit_code == 2 and "--graphone-order needs --lexicon" in result.output
 
 
+def test_inflections_are_learned_from_the_lexicons_own_pairs():
+    from pipelines.seq2seq.inflections import Inflections
+    from pipelines.seq2seq.rerank import Lexicon
+
+    lexicon = Lexicon(
+        [
+            ("horse", "HH AO1 R S"),
+            ("horse's", "HH AO1 R S IH0 Z"),
+            ("house", "HH AW1 S"),
+            ("house's", "HH AW1 S IH0 Z"),
+            ("nurse", "N ER1 S"),  # "nurse's": not listed, made as the pairs above make theirs
+            ("cat", "K AE1 T"),
+            ("cat's", "K AE1 T S"),
+            ("bat", "B AE1 T"),
+            ("bat's", "B AE1 T S"),
+            ("hat", "HH AE1 T"),
+            ("hat's", "HH AE1 T Z"),  # "t" + "'s": S twice, Z once: S has the majority
+            ("rat", "R AE1 T"),
+            ("dog", "D AO1 G"),
+            ("dog's", "D AO1 G Z"),
+            ("log", "L AO1 G"),
+            ("log's", "L AO1 G IH0 Z"),
+            ("cog", "K AA1 G"),
+            ("cog's", "K AA1 G S"),  # "g" + "'s": three changes, none made by half the pairs
+            ("fog", "F AA1 G"),
+            ("toscanini's", "T AA2 S K AH0 N IY1 N IY0 Z"),
+            ("bellini's", "B EH0 L IY1 N IY0 Z"),
+            ("bellini", "B EH0 L IY1 N IY0"),
+            ("ox", "AA1 K S"),
+            ("ox's", "AA1 K S IH0 Z"),
+        ]
+    )
+    inflections = Inflections(lexicon, "space", suffixes=["'s", "s", "'s"], bases=["'s"])
+    assert inflections.settings() == {"suffixes": ["s", "'s"], "bases": ["'s"]}
+    assert inflections.get("nurse's") == "N ER1 S IH0 Z"
+    assert inflections.get("rat's") == "R AE1 T S"
+    assert inflections.get("fog's") is None  # the network decides
+    assert inflections.get("toscanini") == "T AA2 S K AH0 N IY1 N IY0"  # from the longer word
+    assert inflections.get("unknown's") is None and inflections.get("nurses") is None
+    assert inflections.get("x's") is None  # a stem of one character is no stem
+    keys, values = inflections.table(inflections.added)
+    assert values[keys.index("'s\tS\te")] == "0\tIH0 Z"
+
+
+def test_rerank_inflections_answer_in_predict_and_export(trained, right_to_left, tmp_path):
+    folder, out = trained["folder"], tmp_path / "inflected"
+    pairs = ["abc\tXZ", "abcd\tXZQ", "bbc\tYZ", "bbcd\tYZQ", "cbc\tWZ", "ebcd\tVZQ"]
+    (folder / "inflected.tsv").write_text("".join(p + "\n" for p in pairs))
+    args = ["--model", trained["out"], "--lexicon", folder / "inflected.tsv", "--out", out]
+    args += ["--dev", folder / "dev.tsv", "--inflect", "d", "--uninflect", "d"]
+    result = invoke("rerank", *args)
+    assert result.exit_code == 0, result.output
+    report = lines_of(result.output)[-1]
+    assert report["answered_by_inflections"] >= 0
+    settings = json.loads((out / "seq2seq.json").read_text())
+    assert settings["rerank"]["inflections"] == {"suffixes": ["d"], "bases": ["d"]}
+    texts = ["cbcd", "ebc", "abcd", "fed", "CBCD", "dd"]
+    found = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
+    assert [r["output"] for r in found[:3]] == ["WZQ", "VZ", "XZQ"]
+    assert [r["score"] for r in found[:3]] == [0.0, 0.0, 0.0]
+    served = tmp_path / "served"
+    assert invoke("export", "--model", out, "--out", served).exit_code == 0
+    outputs, scores = serve_without_zoo(served, texts, tmp_path)
+    assert outputs == [r["output"] for r in found]
+    assert scores[:3] == [0.0, 0.0, 0.0]
+    result = invoke(
+        "rerank",
+        *args[:2],
+        *args[6:8],
+        "--rescorer",
+        right_to_left,
+        "--inflect",
+        "d",
+        "--out",
+        tmp_path / "x",
+    )
+    assert result.exit_code == 2 and "need --lexicon" in result.output
+
+
 def test_stress_free_metrics_for_arpabet_targets():
     metrics = decoding.seq2seq_metrics(
         ["K AE1 T", "D AO2 G", "B ER1 D"], [["K AE1 T"], ["D AO1 G"], ["B IH1 R D"]], "space"
