@@ -15,7 +15,8 @@ answers: evaluation counts an output right when it matches any of them. Each sid
 into tokens at a level: `char`, `word` (`word_tokenize`) or `space` (whitespace-separated
 symbols, e.g. phonemes). A model folder holds `model.keras` (a `zoo.models.Seq2Seq`, or a
 `Seq2SeqEnsemble`), `source.txt`, `target.txt` (vocabularies) and `seq2seq.json` (levels);
-`rerank` adds a lexicon and a rescorer (`pipelines.seq2seq.rerank`); `ensemble`
+`rerank` adds a lexicon (and the inflections of its words, `pipelines.seq2seq.inflections`)
+and a rescorer (`pipelines.seq2seq.rerank`); `ensemble`
 (`make_ensemble`) makes one network of several; `dates` makes the course's date task.
 """
 

@@ -4,7 +4,8 @@ A model folder made by `python -m pipelines.seq2seq rerank` holds, beside the ne
 
 - `lexicon.tsv.gz`: the pairs it was trained on (`source<TAB>target`). An input found there
   is answered from it (its first listed target, score 0.0), as a pronouncing dictionary answers
-  the words it lists before any letter-to-sound model is asked;
+  the words it lists before any letter-to-sound model is asked; with `"inflections"` in the
+  settings, so are the inflections of listed sources (`pipelines.seq2seq.inflections`);
 - optionally `rescorer/`: a second model of the same task, usually one trained with
   `train --reverse-targets` (it writes the output right to left, so its errors differ);
 - optionally `graphones.tsv.gz`: the lexicon's pairs cut into graphones, from which a
