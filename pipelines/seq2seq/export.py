@@ -6,7 +6,7 @@ import re
 import tensorflow as tf
 
 from pipelines.export import graph_pieces, write_archive
-from pipelines.seq2seq.inflections import MIN_STEM, SEPARATOR
+from pipelines.seq2seq.inflections import LONGER_TOKENS, MIN_STEM, SEPARATOR, STEM_TOKENS
 
 
 def export_seq2seq(model, sides, out):
@@ -92,14 +92,14 @@ def graph_inflections(texts, listed, lexicon_table, inflections, rule_tables):
     decided = listed != ""
     added, removed = rule_tables
 
-    def apply(table, suffix, target, stem, found):
+    def apply(table, context, suffix, target, stem, found):
         """The target made of `target` by the change `table` keeps for the key of `suffix`,
-        `target`'s last token and `stem`'s last character; "" where there is none."""
+        `target`'s last `context` tokens and `stem`'s last character; "" where there is none."""
         tokens = graph_pieces(target, level)
         count = tokens.row_lengths()
-        padded = tf.concat([tokens.to_tensor(""), tf.fill([tf.shape(target)[0], 1], "")], 1)
-        last = tf.gather(padded, tf.maximum(count - 1, 0), batch_dims=1)
-        last = tf.strings.regex_replace(last, "[0-9]+$", "")
+        last = tf.ragged.boolean_mask(tokens, tf.ragged.range(count) >= (count - context)[:, None])
+        last = tf.ragged.map_flat_values(tf.strings.regex_replace, last, "[0-9]+$", "")
+        last = tf.strings.reduce_join(last, axis=1, separator=" ")
         safe = tf.where(found, stem, "  ")  # a character to read where no stem was found
         character = tf.strings.substr(safe, -1, 1, unit="UTF8_CHAR")
         rule = table.lookup(tf.strings.join([suffix, last, character], separator=SEPARATOR))
@@ -127,12 +127,14 @@ def graph_inflections(texts, listed, lexicon_table, inflections, rule_tables):
         )
         target = tf.where(ends & ~decided, lexicon_table.lookup(stem), "")
         found = target != ""
-        listed = tf.where(found, apply(added, suffix, target, stem, found), listed)
+        listed = tf.where(found, apply(added, STEM_TOKENS, suffix, target, stem, found), listed)
         decided = decided | found
     for suffix in inflections.bases:
         longer = tf.strings.join([texts, suffix])
         target = tf.where((length >= MIN_STEM) & ~decided, lexicon_table.lookup(longer), "")
         found = target != ""
-        listed = tf.where(found, apply(removed, suffix, target, texts, found), listed)
+        listed = tf.where(
+            found, apply(removed, LONGER_TOKENS, suffix, target, texts, found), listed
+        )
         decided = decided | found
     return listed

@@ -14,12 +14,12 @@ counted under a key of the suffix, the stem's last target token without stress d
 and the stem's last character ("e"). The most common change of a key is used where at least
 half of the key's pairs make it; where no change has that majority, or the key was never seen,
 the network decides. Stems are at least `MIN_STEM` characters. For `bases` the same, from the
-longer word to the stem, keyed by the longer word's last target token and the stem's last
-character.
+longer word to the stem, keyed by the longer word's last two target tokens (Z alone does not
+say whether "'s" added a syllable: IH0 Z after S, Z after G) and the stem's last character.
 
 On CMUdict's development words with the shipped `g2p-cmudict` (suffixes s 's s' ', bases 's:
-1,160 of the 6,230 dev words answered so) the WER fell from 0.263 to 0.254 and the PER from
-0.0685 to 0.0660 (the model card has the commands): the network gets possessives of names
+1,160 of the 6,230 dev words answered so) the WER fell from 0.263 to 0.253 and the PER from
+0.0685 to 0.0657 (the model card has the commands): the network gets possessives of names
 wrong in ways the dictionary's stem settles ("arkansas's").
 """
 
@@ -29,6 +29,8 @@ import re
 from pipelines.seq2seq.preprocess import Seq2SeqPreprocessor
 
 MIN_STEM = 2  # characters a stem keeps
+STEM_TOKENS = 1  # the stem's last target tokens in the key of a suffix
+LONGER_TOKENS = 2  # the longer word's last target tokens in the key of a base
 SEPARATOR = "\t"  # between the parts of a rule key (`key`) and of a change (`Inflections.table`)
 
 
@@ -37,10 +39,10 @@ def plain(token):
     return re.sub(r"[0-9]+$", "", token)
 
 
-def key(suffix, token, character):
-    """The key a change is counted under: the suffix, a target token without stress digits
-    and a source character."""
-    return SEPARATOR.join((suffix, plain(token), character))
+def key(suffix, tokens, character):
+    """The key a change is counted under: the suffix, target tokens without stress digits
+    (joined by spaces) and a source character."""
+    return SEPARATOR.join((suffix, " ".join(map(plain, tokens)), character))
 
 
 def change(start, end):
@@ -88,9 +90,9 @@ class Inflections:
                 if not short or not long:
                     continue
                 if forwards:
-                    counts[key(suffix, short[-1], stem[-1])][change(short, long)] += 1
+                    counts[key(suffix, short[-STEM_TOKENS:], stem[-1])][change(short, long)] += 1
                 else:
-                    counts[key(suffix, long[-1], stem[-1])][change(long, short)] += 1
+                    counts[key(suffix, long[-LONGER_TOKENS:], stem[-1])][change(long, short)] += 1
         return majority(added), majority(removed)
 
     def get(self, source):
@@ -99,19 +101,18 @@ class Inflections:
         for suffix in self.suffixes:
             stem = source[: -len(suffix)]
             if source.endswith(suffix) and len(stem) >= MIN_STEM and self.lexicon.get(stem):
-                return self._apply(self.added, suffix, self._first(stem), stem[-1])
+                return self._apply(self.added, STEM_TOKENS, suffix, self._first(stem), stem[-1])
         if len(source) >= MIN_STEM:
             for suffix in self.bases:
                 if self.lexicon.get(source + suffix):
-                    return self._apply(
-                        self.removed, suffix, self._first(source + suffix), source[-1]
-                    )
+                    longer = self._first(source + suffix)
+                    return self._apply(self.removed, LONGER_TOKENS, suffix, longer, source[-1])
         return None
 
-    def _apply(self, rules, suffix, tokens, character):
+    def _apply(self, rules, context, suffix, tokens, character):
         if not tokens:
             return None
-        rule = rules.get(key(suffix, tokens[-1], character))
+        rule = rules.get(key(suffix, tokens[-context:], character))
         if rule is None:
             return None
         drop, add = rule

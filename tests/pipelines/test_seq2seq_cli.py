@@ -503,6 +503,13 @@ def test_inflections_are_learned_from_the_lexicons_own_pairs():
             ("bellini", "B EH0 L IY1 N IY0"),
             ("ox", "AA1 K S"),
             ("ox's", "AA1 K S IH0 Z"),
+            ("blue", "B L UW1"),
+            ("blue's", "B L UW1 Z"),
+            ("glue", "G L UW1"),
+            ("glue's", "G L UW1 Z"),
+            ("clue", "K L UW1"),
+            ("clue's", "K L UW1 Z"),
+            ("sage's", "S EY1 JH IH0 Z"),  # "sage": taken off as from "horse's", not "blue's"
         ]
     )
     inflections = Inflections(lexicon, "space", suffixes=["'s", "s", "'s"], bases=["'s"])
@@ -511,6 +518,7 @@ def test_inflections_are_learned_from_the_lexicons_own_pairs():
     assert inflections.get("rat's") == "R AE1 T S"
     assert inflections.get("fog's") is None  # the network decides
     assert inflections.get("toscanini") == "T AA2 S K AH0 N IY1 N IY0"  # from the longer word
+    assert inflections.get("sage") == "S EY1 JH"
     assert inflections.get("unknown's") is None and inflections.get("nurses") is None
     assert inflections.get("x's") is None  # a stem of one character is no stem
     keys, values = inflections.table(inflections.added)
