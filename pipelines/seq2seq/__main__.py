@@ -120,7 +120,8 @@ def evaluate(model, data, data_format, beam, network_only, max_examples, as_json
     "--all",
     "alternates",
     is_flag=True,
-    help="Also give every target the model's lexicon lists for an input (its alternates).",
+    help="Also give every target the model's lexicon lists for an input, or makes for an "
+    "inflection of a listed word (its alternates).",
 )
 @cli.json_option
 @cli.reports_bad_input

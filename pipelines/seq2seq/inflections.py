@@ -97,16 +97,37 @@ class Inflections:
 
     def get(self, source):
         """The target of `source` (folded as the lexicon's sources are) made from a listed
-        word, or None: the first suffix whose stem is listed decides, then the first base."""
+        word's first target, or None: the first suffix whose stem is listed decides, then the
+        first base."""
+        made = self.get_all(source)
+        return made[0] if made else None
+
+    def get_all(self, source):
+        """Every target of `source` made from the listed word's targets, in the order the
+        lexicon lists them (`get`'s first); empty where `get` makes none."""
+        found = self._find(source)
+        if found is None:
+            return []
+        rules, context, suffix, listed, character = found
+        made = [
+            self._apply(rules, context, suffix, tokens, character)
+            for tokens in self.lexicon.token_lists(listed, self._split)
+        ]
+        if made[0] is None:
+            return []
+        return list(dict.fromkeys(m for m in made if m is not None))
+
+    def _find(self, source):
+        """(rules, context, suffix, the listed source, the stem's last character) of the
+        listed word `source` is made from, or None."""
         for suffix in self.suffixes:
             stem = source[: -len(suffix)]
             if source.endswith(suffix) and len(stem) >= MIN_STEM and self.lexicon.get(stem):
-                return self._apply(self.added, STEM_TOKENS, suffix, self._first(stem), stem[-1])
+                return self.added, STEM_TOKENS, suffix, stem, stem[-1]
         if len(source) >= MIN_STEM:
             for suffix in self.bases:
                 if self.lexicon.get(source + suffix):
-                    longer = self._first(source + suffix)
-                    return self._apply(self.removed, LONGER_TOKENS, suffix, longer, source[-1])
+                    return self.removed, LONGER_TOKENS, suffix, source + suffix, source[-1]
         return None
 
     def _apply(self, rules, context, suffix, tokens, character):

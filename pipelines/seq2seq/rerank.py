@@ -293,6 +293,15 @@ class Reranker:
         inflections = self.inflections(sides.target_level)
         return inflections.get(key) if inflections is not None else None
 
+    def alternates(self, sides, text):
+        """Every target the lexicon gives `text` (`listed`'s first), or None."""
+        if self.lexicon is None:
+            return None
+        key = sides.fold(text)
+        inflections = self.inflections(sides.target_level)
+        made = inflections.get_all(key) if inflections is not None else []
+        return self.lexicon.get(key) or made or None
+
     def feature_rows(self, sides, texts, candidates):
         """(candidates, features) per input; `candidates` lists (output, score) per input."""
         split = lambda t: Seq2SeqPreprocessor.split(t, sides.target_level)  # noqa: E731

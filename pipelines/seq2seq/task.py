@@ -70,10 +70,10 @@ class Transducer(Task):
     def predict(self, texts, beam=None, network_only=False, alternates=False):
         """`{"input", "output", "score"}` per text (an empty input, an empty output). A model
         with a lexicon answers the inputs it lists with their first listed target (score 0.0);
-        `alternates` adds `"alternates"`: every target the lexicon lists for the input (the
-        output alone for inputs it does not list). A date model (one trained on ISO dates)
-        adds `"valid"`: whether the output is a real date of the calendar ("2020-02-31" is
-        not)."""
+        `alternates` adds `"alternates"`: every target the lexicon lists for the input, or makes
+        of the listed word it is an inflection of (the output alone for the others). A date
+        model (one trained on ISO dates) adds `"valid"`: whether the output is a real date of
+        the calendar ("2020-02-31" is not)."""
         from pipelines.seq2seq.dates import is_iso_date
 
         texts = list(texts)
@@ -82,10 +82,11 @@ class Transducer(Task):
             for text, (output, score) in zip(texts, self.outputs(texts, beam, network_only))
         ]
         reranker = None if network_only else self.preprocessor.reranker
-        lexicon = reranker.lexicon if reranker is not None else None
         for record in records:
             if alternates:
-                listed = lexicon.get(self.preprocessor.fold(record["input"])) if lexicon else None
+                listed = (
+                    reranker.alternates(self.preprocessor, record["input"]) if reranker else None
+                )
                 record["alternates"] = list(listed or [record["output"]])
             if self.preprocessor.outputs == "iso-date":
                 record["valid"] = is_iso_date(record["output"])

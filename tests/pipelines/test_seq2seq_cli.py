@@ -510,6 +510,10 @@ def test_inflections_are_learned_from_the_lexicons_own_pairs():
             ("clue", "K L UW1"),
             ("clue's", "K L UW1 Z"),
             ("sage's", "S EY1 JH IH0 Z"),  # "sage": taken off as from "horse's", not "blue's"
+            ("father", "F AA1 DH ER0"),
+            ("father's", "F AA1 DH ER0 Z"),
+            ("either", "IY1 DH ER0"),
+            ("either", "AY1 DH ER0"),
         ]
     )
     inflections = Inflections(lexicon, "space", suffixes=["'s", "s", "'s"], bases=["'s"])
@@ -519,6 +523,8 @@ def test_inflections_are_learned_from_the_lexicons_own_pairs():
     assert inflections.get("fog's") is None  # the network decides
     assert inflections.get("toscanini") == "T AA2 S K AH0 N IY1 N IY0"  # from the longer word
     assert inflections.get("sage") == "S EY1 JH"
+    assert inflections.get_all("either's") == ["IY1 DH ER0 Z", "AY1 DH ER0 Z"]  # alternates too
+    assert inflections.get_all("fog's") == [] and inflections.get_all("either") == []
     assert inflections.get("unknown's") is None and inflections.get("nurses") is None
     assert inflections.get("x's") is None  # a stem of one character is no stem
     keys, values = inflections.table(inflections.added)
@@ -527,7 +533,7 @@ def test_inflections_are_learned_from_the_lexicons_own_pairs():
 
 def test_rerank_inflections_answer_in_predict_and_export(trained, right_to_left, tmp_path):
     folder, out = trained["folder"], tmp_path / "inflected"
-    pairs = ["abc\tXZ", "abcd\tXZQ", "bbc\tYZ", "bbcd\tYZQ", "cbc\tWZ", "ebcd\tVZQ"]
+    pairs = ["abc\tXZ", "abcd\tXZQ", "bbc\tYZ", "bbcd\tYZQ", "cbc\tWZ", "cbc\tUZ", "ebcd\tVZQ"]
     (folder / "inflected.tsv").write_text("".join(p + "\n" for p in pairs))
     args = ["--model", trained["out"], "--lexicon", folder / "inflected.tsv", "--out", out]
     args += ["--dev", folder / "dev.tsv", "--inflect", "d", "--uninflect", "d"]
@@ -541,6 +547,9 @@ def test_rerank_inflections_answer_in_predict_and_export(trained, right_to_left,
     found = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
     assert [r["output"] for r in found[:3]] == ["WZQ", "VZ", "XZQ"]
     assert [r["score"] for r in found[:3]] == [0.0, 0.0, 0.0]
+    listed = seq2seq.load(str(out)).predict(["cbcd", "fed"], alternates=True)
+    assert listed[0]["alternates"] == ["WZQ", "UZQ"]  # as the stem's listed targets make them
+    assert listed[1]["alternates"] == [listed[1]["output"]]
     served = tmp_path / "served"
     assert invoke("export", "--model", out, "--out", served).exit_code == 0
     outputs, scores = serve_without_zoo(served, texts, tmp_path)
