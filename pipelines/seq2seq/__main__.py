@@ -188,7 +188,7 @@ def predict(model, texts, input_path, beam, network_only, plot_attention, altern
     "bases",
     multiple=True,
     help="Answer an unlisted input that plus this suffix is a lexicon source the same way "
-    '(repeatable; CMUdict: --uninflect "\'s").',
+    '(repeatable; CMUdict: --uninflect "\'s" --uninflect s).',
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @cli.reports_bad_input
