@@ -60,7 +60,8 @@ class Inflections:
 
     def __init__(self, lexicon, target_level, suffixes=(), bases=()):
         self.lexicon, self.target_level = lexicon, target_level
-        # the shortest suffix first: "horses's" is "horses" + "'s" before it is "horses'" + "s"
+        # the shortest suffix first, whatever the order given ("bus's" is tried as "bus'" + s
+        # before "bus" + 's)
         self.suffixes = sorted(dict.fromkeys(suffixes), key=len)
         self.bases = sorted(dict.fromkeys(bases), key=len)
         self.added, self.removed = self._learn()
@@ -77,10 +78,11 @@ class Inflections:
     def _learn(self):
         added = collections.defaultdict(collections.Counter)
         removed = collections.defaultdict(collections.Counter)
+        kinds = [(s, added, True) for s in self.suffixes] + [
+            (s, removed, False) for s in self.bases
+        ]
         for longer in self.lexicon.entries:
-            for suffix, counts, forwards in [(s, added, True) for s in self.suffixes] + [
-                (s, removed, False) for s in self.bases
-            ]:
+            for suffix, counts, forwards in kinds:
                 stem = longer[: -len(suffix)]
                 if not longer.endswith(suffix) or len(stem) < MIN_STEM:
                     continue

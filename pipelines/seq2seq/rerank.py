@@ -371,7 +371,7 @@ def build(
     (if any), a joint-sequence model of the lexicon of `graphone_order` (0: none), the
     lexicon's `inflections` (`{"suffixes": [...], "bases": [...]}`, `inflections.Inflections`)
     and weights tuned on `dev_examples`; returns what it measured on them."""
-    from pipelines.io import write_atomically, write_json
+    from pipelines.io import write_atomically
 
     model, sides = load_network(model_folder)
     lexicon = graphones = None
@@ -420,28 +420,35 @@ def build(
         "weights": reranker.settings()["weights"],
     }
 
-    def write(tmp):
-        shutil.copytree(
-            model_folder,
-            tmp,
-            ignore=shutil.ignore_patterns(LEXICON, RESCORER, GRAPHONES, "rerank.json"),
-        )
-        if lexicon is not None:
-            lexicon.save(os.path.join(tmp, LEXICON))
-        if graphones is not None:
-            graphones.save(os.path.join(tmp, GRAPHONES))
-        if rescorer_folder:
-            os.makedirs(os.path.join(tmp, RESCORER))
-            for name in ("model.keras", "source.txt", "target.txt", "seq2seq.json", "card.json"):
-                if name == "card.json" and not os.path.exists(os.path.join(rescorer_folder, name)):
-                    continue
-                shutil.copy(os.path.join(rescorer_folder, name), os.path.join(tmp, RESCORER))
-        with open(os.path.join(tmp, "seq2seq.json"), encoding="utf-8") as handle:
-            settings = json.load(handle)
-        settings.update(beam=beam, rerank=reranker.settings())
-        with open(os.path.join(tmp, "seq2seq.json"), "w", encoding="utf-8") as handle:
-            json.dump(settings, handle)
-        write_json(os.path.join(tmp, "rerank.json"), report)
-
-    write_atomically(out, write)
+    write_atomically(
+        out, lambda tmp: write_folder(tmp, model_folder, rescorer_folder, reranker, beam, report)
+    )
     return report
+
+
+def write_folder(tmp, model_folder, rescorer_folder, reranker, beam, report):
+    """Writes into `tmp` the reranked model folder `build` made: `model_folder`'s network,
+    `reranker`'s lexicon, graphone model and settings, a copy of the rescorer, `report`."""
+    from pipelines.io import write_json
+
+    shutil.copytree(
+        model_folder,
+        tmp,
+        ignore=shutil.ignore_patterns(LEXICON, RESCORER, GRAPHONES, "rerank.json"),
+    )
+    if reranker.lexicon is not None:
+        reranker.lexicon.save(os.path.join(tmp, LEXICON))
+    if reranker._graphones is not None:
+        reranker.graphones.save(os.path.join(tmp, GRAPHONES))
+    if rescorer_folder:
+        os.makedirs(os.path.join(tmp, RESCORER))
+        for name in ("model.keras", "source.txt", "target.txt", "seq2seq.json", "card.json"):
+            if name == "card.json" and not os.path.exists(os.path.join(rescorer_folder, name)):
+                continue
+            shutil.copy(os.path.join(rescorer_folder, name), os.path.join(tmp, RESCORER))
+    with open(os.path.join(tmp, "seq2seq.json"), encoding="utf-8") as handle:
+        settings = json.load(handle)
+    settings.update(beam=beam, rerank=reranker.settings())
+    with open(os.path.join(tmp, "seq2seq.json"), "w", encoding="utf-8") as handle:
+        json.dump(settings, handle)
+    write_json(os.path.join(tmp, "rerank.json"), report)
