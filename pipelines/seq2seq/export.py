@@ -31,7 +31,9 @@ def export_seq2seq(model, sides, out):
         tables.append(lexicon_table)
     inflections = sides.reranker.inflections(sides.target_level) if lexicon is not None else None
     if inflections is not None:
-        rule_tables = [rules_table(inflections, rules) for rules in inflections.rules()]
+        rule_tables = [
+            rules_table(inflections, rules) for rules in (inflections.added, inflections.removed)
+        ]
         tables.extend(rule_tables)
     names = tf.constant(sides.target_vocab.tokens)
     separator = "" if sides.target_level == "char" else " "

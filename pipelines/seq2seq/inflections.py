@@ -143,10 +143,6 @@ class Inflections:
             list(tokens[: max(len(tokens) - drop, 0)]) + list(add), self.target_level
         )
 
-    def rules(self):
-        """(`added`, `removed`): the changes for `suffixes` and for `bases`, by key."""
-        return self.added, self.removed
-
     def table(self, rules):
         """`rules` (`added` or `removed`) as two lists of strings for a lookup table: the keys,
         and each change as "DROP<TAB>ADDED TOKENS" (joined at the target level)."""

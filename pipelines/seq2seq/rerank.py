@@ -284,23 +284,20 @@ class Reranker:
     def listed(self, sides, text):
         """The lexicon's answer for `text`: its first listed target, or one made from a listed
         word by an inflection; None where the network has to decide."""
+        found = self.alternates(sides, text)
+        return found[0] if found else None
+
+    def alternates(self, sides, text):
+        """Every target the lexicon lists for `text` or makes of the listed word it is an
+        inflection of (`listed`'s first), or None."""
         if self.lexicon is None:
             return None
         key = sides.fold(text)
         known = self.lexicon.get(key)
         if known:
-            return known[0]
+            return known
         inflections = self.inflections(sides.target_level)
-        return inflections.get(key) if inflections is not None else None
-
-    def alternates(self, sides, text):
-        """Every target the lexicon gives `text` (`listed`'s first), or None."""
-        if self.lexicon is None:
-            return None
-        key = sides.fold(text)
-        inflections = self.inflections(sides.target_level)
-        made = inflections.get_all(key) if inflections is not None else []
-        return self.lexicon.get(key) or made or None
+        return (inflections.get_all(key) if inflections is not None else None) or None
 
     def feature_rows(self, sides, texts, candidates):
         """(candidates, features) per input; `candidates` lists (output, score) per input."""
@@ -438,7 +435,7 @@ def write_folder(tmp, model_folder, rescorer_folder, reranker, beam, report):
     )
     if reranker.lexicon is not None:
         reranker.lexicon.save(os.path.join(tmp, LEXICON))
-    if reranker._graphones is not None:
+    if reranker.graphone_order:
         reranker.graphones.save(os.path.join(tmp, GRAPHONES))
     if rescorer_folder:
         os.makedirs(os.path.join(tmp, RESCORER))
