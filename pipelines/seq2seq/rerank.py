@@ -290,14 +290,21 @@ class Reranker:
     def alternates(self, sides, text):
         """Every target the lexicon lists for `text` or makes of the listed word it is an
         inflection of (`listed`'s first), or None."""
+        return self.lookup(sides, text)[0]
+
+    def lookup(self, sides, text):
+        """(targets, source): the targets the lexicon lists for `text` (source `"lexicon"`) or
+        makes of the listed word it is an inflection of (`"inflection"`); (None, `"network"`)
+        where the network decides."""
         if self.lexicon is None:
-            return None
+            return None, "network"
         key = sides.fold(text)
         known = self.lexicon.get(key)
         if known:
-            return known
+            return known, "lexicon"
         inflections = self.inflections(sides.target_level)
-        return (inflections.get_all(key) if inflections is not None else None) or None
+        made = inflections.get_all(key) if inflections is not None else None
+        return (made, "inflection") if made else (None, "network")
 
     def feature_rows(self, sides, texts, candidates):
         """(candidates, features) per input; `candidates` lists (output, score) per input."""

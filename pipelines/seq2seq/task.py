@@ -69,7 +69,10 @@ class Transducer(Task):
 
     def predict(self, texts, beam=None, network_only=False, alternates=False):
         """`{"input", "output", "score"}` per text (an empty input, an empty output). A model
-        with a lexicon answers the inputs it lists with their first listed target (score 0.0);
+        with a lexicon answers the inputs it lists with their first listed target (score 0.0)
+        and says where each output came from: `"source"` is `"lexicon"`, `"inflection"` (made
+        from a listed word it inflects, `inflections.Inflections`) or `"network"` (not with
+        `network_only`, where every output is the network's);
         `alternates` adds `"alternates"`: every target the lexicon lists for the input, or makes
         of the listed word it is an inflection of (the output alone for the others). A date
         model (one trained on ISO dates) adds `"valid"`: whether the output is a real date of
@@ -82,11 +85,12 @@ class Transducer(Task):
             for text, (output, score) in zip(texts, self.outputs(texts, beam, network_only))
         ]
         reranker = None if network_only else self.preprocessor.reranker
+        looked_up = reranker is not None and reranker.lexicon is not None
         for record in records:
+            listed = None
+            if looked_up:
+                listed, record["source"] = reranker.lookup(self.preprocessor, record["input"])
             if alternates:
-                listed = (
-                    reranker.alternates(self.preprocessor, record["input"]) if reranker else None
-                )
                 record["alternates"] = list(listed or [record["output"]])
             if self.preprocessor.outputs == "iso-date":
                 record["valid"] = is_iso_date(record["output"])

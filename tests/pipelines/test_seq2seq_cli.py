@@ -422,7 +422,8 @@ def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left,
     assert metrics["wer"] == pytest.approx(report["wer_reranked"])
     texts = ["zz", "abcd", "fed"]
     found = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
-    assert found[0] == {"input": "zz", "output": "yy", "score": 0.0}  # answered by the lexicon
+    assert found[0] == {"input": "zz", "output": "yy", "score": 0.0, "source": "lexicon"}
+    assert [r["source"] for r in found[1:]] == ["lexicon", "network"]  # abcd: a training pair
     (folder / "more.tsv").write_text("zz\tyy\nzz\txx\n")  # zz listed twice: an alternate
     both = ["--model", out, "--lexicon", folder / "more.tsv", "--dev", folder / "dev.tsv"]
     assert invoke("rerank", *both, "--out", tmp_path / "alternates").exit_code == 0
@@ -547,6 +548,8 @@ def test_rerank_inflections_answer_in_predict_and_export(trained, right_to_left,
     found = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
     assert [r["output"] for r in found[:3]] == ["WZQ", "VZ", "XZQ"]
     assert [r["score"] for r in found[:3]] == [0.0, 0.0, 0.0]
+    sources = ["inflection", "inflection", "lexicon", "network", "network", "network"]
+    assert [r["source"] for r in found] == sources
     listed = seq2seq.load(str(out)).predict(["cbcd", "fed"], alternates=True)
     assert listed[0]["alternates"] == ["WZQ", "UZQ"]  # as the stem's listed targets make them
     assert listed[1]["alternates"] == [listed[1]["output"]]
