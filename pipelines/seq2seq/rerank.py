@@ -27,8 +27,9 @@ highest weighted sum of these features is the output:
 - `joint`: the joint-sequence n-gram model's log-probability of (input, candidate).
 
 The weights are tuned on a development set for exact match by coordinate ascent over a grid
-(`tune`), and `rerank` reports a two-fold estimate (weights tuned on one half of the
-development sources, scored on the other) beside the figure on all of it.
+(`tune`), and `rerank` reports (`rerank.json`) the WER and PER (and without stress, for
+ARPAbet targets) of the network's best candidate, of the reranking and of a two-fold estimate
+(weights tuned on one half of the development sources, scored on the other).
 """
 
 import bisect
@@ -41,7 +42,7 @@ import numpy as np
 
 from pipelines.errors import DataError
 from pipelines.seq2seq.data import references
-from pipelines.seq2seq.decoding import nbest
+from pipelines.seq2seq.decoding import nbest, seq2seq_metrics
 from pipelines.seq2seq.graphones import GraphoneModel
 from pipelines.seq2seq.inflections import Inflections
 from pipelines.seq2seq.preprocess import Seq2SeqPreprocessor
@@ -51,6 +52,7 @@ RESCORER = "rescorer"
 GRAPHONES = "graphones.tsv.gz"
 FEATURES = ("score", "rescorer", "prefix", "suffix", "joint")
 GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0)
+METRICS = ("wer", "per", "wer_no_stress", "per_no_stress")  # what `build` reports
 MIN_SHARED = 3  # characters a neighbour must share with the input
 
 
@@ -192,11 +194,22 @@ def tune(rows_list, correct_list, features=FEATURES, passes=3):
     return weights
 
 
+def two_fold_choices(rows_list, correct_list, features=FEATURES):
+    """Per input, the row that weights tuned on the other half of the inputs choose (the
+    halves: every other input): a two-fold estimate of how tuned weights do on new inputs."""
+    chosen = [None] * len(rows_list)
+    for k in (0, 1):
+        weights = tune(rows_list[k::2], correct_list[k::2], features)
+        for i in range(1 - k, len(rows_list), 2):
+            chosen[i] = choose(rows_list[i], weights)
+    return chosen
+
+
 def tune_with_estimate(rows_list, correct_list, features=FEATURES):
     """(weights tuned on every input, how many inputs they make right, and how many a two-fold
     estimate makes right: weights tuned on every other input, scored on the others, and back)."""
-    halves = [(rows_list[k::2], correct_list[k::2]) for k in (0, 1)]
-    held_out = sum(_right(*halves[1 - k], tune(*halves[k], features)) for k in (0, 1))
+    chosen = two_fold_choices(rows_list, correct_list, features)
+    held_out = sum(bool(c[k]) for c, k in zip(correct_list, chosen))
     weights = tune(rows_list, correct_list, features)
     return weights, _right(rows_list, correct_list, weights), held_out
 
@@ -403,26 +416,35 @@ def build(
     # inputs the lexicon answers (listed, or an inflection of a listed word) are answered from
     # it, whatever the weights: tuned on the others
     listed = [reranker.listed(sides, s) for s in sources]
-    lexicon_right = sum(known in options for known, options in zip(listed, refs) if known)
     free = [i for i, known in enumerate(listed) if known is None]
     in_lexicon = sum(bool(lexicon and lexicon.get(sides.fold(s))) for s in sources)
     used = ["score"] + ["rescorer"] * (rescorer is not None) + ["prefix", "suffix"] * bool(lexicon)
     used += ["joint"] * (graphones is not None)
 
-    reranker.weights, free_right, held_out_right = tune_with_estimate(
-        [rows[i] for i in free], [correct[i] for i in free], used
-    )
+    free_rows, free_correct = [rows[i] for i in free], [correct[i] for i in free]
+    reranker.weights = tune(free_rows, free_correct, used)
+    held_out = two_fold_choices(free_rows, free_correct, used)
+
+    def measured(pick):  # the outputs with the free inputs' candidates `pick(j)` chooses
+        outputs = list(listed)
+        for j, i in enumerate(free):
+            outputs[i] = candidates[i][pick(j)][0]
+        return seq2seq_metrics(outputs, refs, sides.target_level)
+
+    network = seq2seq_metrics([found[0][0] for found in candidates], refs, sides.target_level)
+    reranked = measured(lambda j: choose(free_rows[j], reranker.weights))
+    two_fold = measured(lambda j: held_out[j])
     n = len(sources)
     report = {
         "examples": n,
         "listed_in_lexicon": in_lexicon,
         "answered_by_inflections": n - len(free) - in_lexicon,
-        "wer_network": 1 - sum(c[0] for c in correct) / n,
         "wer_oracle": 1 - sum(any(c) for c in correct) / n,
-        "wer_reranked": 1 - (lexicon_right + free_right) / n,
-        "wer_reranked_two_fold": 1 - (lexicon_right + held_out_right) / n,
-        "weights": reranker.settings()["weights"],
     }
+    for name, metrics in (("network", network), ("reranked", reranked)):
+        report.update({f"{k}_{name}": metrics[k] for k in METRICS if k in metrics})
+    report.update({f"{k}_reranked_two_fold": two_fold[k] for k in METRICS if k in two_fold})
+    report["weights"] = reranker.settings()["weights"]
 
     write_atomically(
         out, lambda tmp: write_folder(tmp, model_folder, rescorer_folder, reranker, beam, report)

@@ -420,6 +420,8 @@ def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left,
         invoke("evaluate", "--model", out, "--data", folder / "dev.tsv", "--json").output
     )[-1]
     assert metrics["wer"] == pytest.approx(report["wer_reranked"])
+    assert metrics["per"] == pytest.approx(report["per_reranked"])
+    assert 0 <= report["per_reranked_two_fold"] <= 1 and "per_no_stress_network" not in report
     texts = ["zz", "abcd", "fed"]
     found = lines_of(invoke("predict", "--model", out, "--json", *texts).output)
     assert found[0] == {"input": "zz", "output": "yy", "score": 0.0, "source": "lexicon"}
