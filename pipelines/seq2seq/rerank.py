@@ -27,9 +27,10 @@ highest weighted sum of these features is the output:
 - `joint`: the joint-sequence n-gram model's log-probability of (input, candidate).
 
 The weights are tuned on a development set for exact match by coordinate ascent over a grid
-(`tune`), and `rerank` reports (`rerank.json`) the WER and PER (and without stress, for
-ARPAbet targets) of the network's best candidate, of the reranking and of a two-fold estimate
-(weights tuned on one half of the development sources, scored on the other).
+(`tune`; with `--bags N`, the mean of the weights tuned on N bootstrap resamples), and
+`rerank` reports (`rerank.json`) the WER and PER (and without stress, for ARPAbet targets) of
+the network's best candidate, of the reranking and of a two-fold estimate (weights tuned on
+one half of the development sources, scored on the other).
 """
 
 import bisect
@@ -194,12 +195,28 @@ def tune(rows_list, correct_list, features=FEATURES, passes=3):
     return weights
 
 
-def two_fold_choices(rows_list, correct_list, features=FEATURES):
-    """Per input, the row that weights tuned on the other half of the inputs choose (the
-    halves: every other input): a two-fold estimate of how tuned weights do on new inputs."""
+def tune_bagged(rows_list, correct_list, features=FEATURES, bags=1, seed=0):
+    """`tune`'s weights, or with `bags` > 1 the mean of the weights it finds on that many
+    bootstrap resamples of the inputs (bagging, rounded to 4 decimals): one coarse grid search
+    fits the inputs it was tuned on closely, and the mean of many does better on others."""
+    if bags <= 1:
+        return tune(rows_list, correct_list, features)
+    rng = np.random.default_rng(seed)
+    found = []
+    for _ in range(bags):
+        sample = rng.integers(len(rows_list), size=len(rows_list))
+        resampled = [rows_list[i] for i in sample], [correct_list[i] for i in sample]
+        found.append(tune(*resampled, features))
+    return np.round(np.mean(found, axis=0), 4)
+
+
+def two_fold_choices(rows_list, correct_list, features=FEATURES, bags=1):
+    """Per input, the row that weights tuned (`tune_bagged`) on the other half of the inputs
+    choose (the halves: every other input): a two-fold estimate of how tuned weights do on
+    new inputs."""
     chosen = [None] * len(rows_list)
     for k in (0, 1):
-        weights = tune(rows_list[k::2], correct_list[k::2], features)
+        weights = tune_bagged(rows_list[k::2], correct_list[k::2], features, bags)
         for i in range(1 - k, len(rows_list), 2):
             chosen[i] = choose(rows_list[i], weights)
     return chosen
@@ -383,11 +400,13 @@ def build(
     graphone_order=0,
     log=None,
     inflections=None,
+    bags=1,
 ):
     """Writes `out`: `model_folder` with a lexicon of `lexicon_examples` (if any), the rescorer
     (if any), a joint-sequence model of the lexicon of `graphone_order` (0: none), the
     lexicon's `inflections` (`{"suffixes": [...], "bases": [...]}`, `inflections.Inflections`)
-    and weights tuned on `dev_examples`; returns what it measured on them."""
+    and weights tuned on `dev_examples` (`tune_bagged` with `bags`); returns what it measured
+    on them."""
     from pipelines.io import write_atomically
 
     model, sides = load_network(model_folder)
@@ -422,8 +441,8 @@ def build(
     used += ["joint"] * (graphones is not None)
 
     free_rows, free_correct = [rows[i] for i in free], [correct[i] for i in free]
-    reranker.weights = tune(free_rows, free_correct, used)
-    held_out = two_fold_choices(free_rows, free_correct, used)
+    reranker.weights = tune_bagged(free_rows, free_correct, used, bags)
+    held_out = two_fold_choices(free_rows, free_correct, used, bags)
 
     def measured(pick):  # the outputs with the free inputs' candidates `pick(j)` chooses
         outputs = list(listed)

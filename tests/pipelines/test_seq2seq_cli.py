@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from pipelines import seq2seq
@@ -387,6 +388,27 @@ def test_analogy_prefers_the_neighbours_reading():
     assert tune(rows[1:], correct[1:]).tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # nothing to gain
 
 
+def test_bagged_weights_are_the_mean_of_tunings_on_resamples():
+    from pipelines.seq2seq.rerank import choose, tune, tune_bagged, two_fold_choices
+
+    rng = np.random.default_rng(1)
+    rows = [rng.normal(size=(3, 5)).tolist() for _ in range(40)]
+    correct = [[bool(x) for x in rng.integers(0, 2, 3)] for _ in range(40)]
+    assert tune_bagged(rows, correct).tolist() == tune(rows, correct).tolist()  # 1 bag: tune
+    resamples = np.random.default_rng(3)
+    tunings = []
+    for _ in range(5):
+        picked = resamples.integers(40, size=40)
+        tunings.append(tune([rows[i] for i in picked], [correct[i] for i in picked]))
+    bagged = tune_bagged(rows, correct, bags=5, seed=3)
+    assert bagged.tolist() == pytest.approx(np.mean(tunings, axis=0), abs=5e-5)
+    assert bagged[0] == 1.0 and len(set(map(tuple, tunings))) > 1  # the resamples disagree
+    # two-fold: each input chosen by the weights tuned on the other half
+    chosen = two_fold_choices(rows, correct, bags=2)
+    odd = tune_bagged(rows[1::2], correct[1::2], bags=2)
+    assert chosen[0::2] == [choose(r, odd) for r in rows[0::2]]
+
+
 def test_rerank_writes_a_model_with_lexicon_and_rescorer(trained, right_to_left, tmp_path):
     folder, out = trained["folder"], tmp_path / "reranked"
     (folder / "lexicon.tsv").write_text("abcd\tdcba\nbeef\tfeeb\nzz\tyy\n")  # zz: a made-up answer
@@ -539,7 +561,7 @@ def test_rerank_inflections_answer_in_predict_and_export(trained, right_to_left,
     pairs = ["abc\tXZ", "abcd\tXZQ", "bbc\tYZ", "bbcd\tYZQ", "cbc\tWZ", "cbc\tUZ", "ebcd\tVZQ"]
     (folder / "inflected.tsv").write_text("".join(p + "\n" for p in pairs))
     args = ["--model", trained["out"], "--lexicon", folder / "inflected.tsv", "--out", out]
-    args += ["--dev", folder / "dev.tsv", "--inflect", "d", "--uninflect", "d"]
+    args += ["--dev", folder / "dev.tsv", "--inflect", "d", "--uninflect", "d", "--bags", 3]
     result = invoke("rerank", *args)
     assert result.exit_code == 0, result.output
     report = lines_of(result.output)[-1]
