@@ -199,7 +199,7 @@ def tune_bagged(rows_list, correct_list, features=FEATURES, bags=1, seed=0):
     """`tune`'s weights, or with `bags` > 1 the mean of the weights it finds on that many
     bootstrap resamples of the inputs (bagging, rounded to 4 decimals): one coarse grid search
     fits the inputs it was tuned on closely, and the mean of many does better on others."""
-    if bags <= 1:
+    if bags <= 1 or not rows_list:
         return tune(rows_list, correct_list, features)
     rng = np.random.default_rng(seed)
     found = []

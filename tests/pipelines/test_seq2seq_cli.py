@@ -403,6 +403,7 @@ def test_bagged_weights_are_the_mean_of_tunings_on_resamples():
     bagged = tune_bagged(rows, correct, bags=5, seed=3)
     assert bagged.tolist() == pytest.approx(np.mean(tunings, axis=0), abs=5e-5)
     assert bagged[0] == 1.0 and len(set(map(tuple, tunings))) > 1  # the resamples disagree
+    assert tune_bagged([], [], bags=5).tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # nothing to tune
     # two-fold: each input chosen by the weights tuned on the other half
     chosen = two_fold_choices(rows, correct, bags=2)
     odd = tune_bagged(rows[1::2], correct[1::2], bags=2)
