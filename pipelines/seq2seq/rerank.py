@@ -434,9 +434,10 @@ def build(
     correct = [[out in options for out, _ in found] for found, options in zip(candidates, refs)]
     # inputs the lexicon answers (listed, or an inflection of a listed word) are answered from
     # it, whatever the weights: tuned on the others
-    listed = [reranker.listed(sides, s) for s in sources]
+    looked_up = [reranker.lookup(sides, s) for s in sources]
+    listed = [found[0] if found else None for found, _ in looked_up]
     free = [i for i, known in enumerate(listed) if known is None]
-    in_lexicon = sum(bool(lexicon and lexicon.get(sides.fold(s))) for s in sources)
+    in_lexicon = sum(source == "lexicon" for _, source in looked_up)
     used = ["score"] + ["rescorer"] * (rescorer is not None) + ["prefix", "suffix"] * bool(lexicon)
     used += ["joint"] * (graphones is not None)
 
@@ -457,7 +458,7 @@ def build(
     report = {
         "examples": n,
         "listed_in_lexicon": in_lexicon,
-        "answered_by_inflections": n - len(free) - in_lexicon,
+        "answered_by_inflections": sum(source == "inflection" for _, source in looked_up),
         "wer_oracle": 1 - sum(any(c) for c in correct) / n,
     }
     for name, metrics in (("network", network), ("reranked", reranked)):

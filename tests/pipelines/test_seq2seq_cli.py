@@ -562,11 +562,16 @@ def test_rerank_inflections_answer_in_predict_and_export(trained, right_to_left,
     pairs = ["abc\tXZ", "abcd\tXZQ", "bbc\tYZ", "bbcd\tYZQ", "cbc\tWZ", "cbc\tUZ", "ebcd\tVZQ"]
     (folder / "inflected.tsv").write_text("".join(p + "\n" for p in pairs))
     args = ["--model", trained["out"], "--lexicon", folder / "inflected.tsv", "--out", out]
-    args += ["--dev", folder / "dev.tsv", "--inflect", "d", "--uninflect", "d", "--bags", 3]
+    dev = folder / "dev-inflected.tsv"  # the dev pairs, two inflections and a listed word
+    dev.write_text((folder / "dev.tsv").read_text() + "cbcd\tWZQ\nebc\tVZ\nabcd\tXZQ\n")
+    args += ["--dev", dev, "--inflect", "d", "--uninflect", "d", "--bags", 3]
     result = invoke("rerank", *args)
     assert result.exit_code == 0, result.output
     report = lines_of(result.output)[-1]
-    assert report["answered_by_inflections"] >= 0
+    sources, _ = s2s_data.references(s2s_data.read_pairs(dev))
+    answered = [r["source"] for r in seq2seq.load(str(out)).predict(sources)]
+    assert report["answered_by_inflections"] == answered.count("inflection") >= 2
+    assert report["listed_in_lexicon"] == answered.count("lexicon") >= 1
     settings = json.loads((out / "seq2seq.json").read_text())
     assert settings["rerank"]["inflections"] == {"suffixes": ["d"], "bases": ["d"]}
     texts = ["cbcd", "ebc", "abcd", "fed", "CBCD", "dd"]
