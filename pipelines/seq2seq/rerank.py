@@ -437,7 +437,6 @@ def build(
     looked_up = [reranker.lookup(sides, s) for s in sources]
     listed = [found[0] if found else None for found, _ in looked_up]
     free = [i for i, known in enumerate(listed) if known is None]
-    in_lexicon = sum(source == "lexicon" for _, source in looked_up)
     used = ["score"] + ["rescorer"] * (rescorer is not None) + ["prefix", "suffix"] * bool(lexicon)
     used += ["joint"] * (graphones is not None)
 
@@ -445,30 +444,38 @@ def build(
     reranker.weights = tune_bagged(free_rows, free_correct, used, bags)
     held_out = two_fold_choices(free_rows, free_correct, used, bags)
 
-    def measured(pick):  # the outputs with the free inputs' candidates `pick(j)` chooses
+    def scored(pick):  # the metrics of the outputs with the free inputs' candidates `pick(j)`
         outputs = list(listed)
         for j, i in enumerate(free):
             outputs[i] = candidates[i][pick(j)][0]
         return seq2seq_metrics(outputs, refs, sides.target_level)
 
     network = seq2seq_metrics([found[0][0] for found in candidates], refs, sides.target_level)
-    reranked = measured(lambda j: choose(free_rows[j], reranker.weights))
-    two_fold = measured(lambda j: held_out[j])
-    n = len(sources)
-    report = {
-        "examples": n,
-        "listed_in_lexicon": in_lexicon,
-        "answered_by_inflections": sum(source == "inflection" for _, source in looked_up),
-        "wer_oracle": 1 - sum(any(c) for c in correct) / n,
-    }
-    for name, metrics in (("network", network), ("reranked", reranked)):
-        report.update({f"{k}_{name}": metrics[k] for k in METRICS if k in metrics})
-    report.update({f"{k}_reranked_two_fold": two_fold[k] for k in METRICS if k in two_fold})
+    reranked = scored(lambda j: choose(free_rows[j], reranker.weights))
+    two_fold = scored(lambda j: held_out[j])
+    measured = {"network": network, "reranked": reranked, "reranked_two_fold": two_fold}
+    report = _report(looked_up, correct, measured)
     report["weights"] = reranker.settings()["weights"]
 
     write_atomically(
         out, lambda tmp: write_folder(tmp, model_folder, rescorer_folder, reranker, beam, report)
     )
+    return report
+
+
+def _report(looked_up, correct, measured):
+    """`rerank.json`'s figures: how many inputs the lexicon answers (`looked_up`: `lookup`'s
+    pairs), the candidates' oracle WER (`correct`: per input, per candidate) and each of
+    `measured` (`{name: seq2seq_metrics}`) as `{metric}_{name}`."""
+    n = len(looked_up)
+    report = {
+        "examples": n,
+        "listed_in_lexicon": sum(source == "lexicon" for _, source in looked_up),
+        "answered_by_inflections": sum(source == "inflection" for _, source in looked_up),
+        "wer_oracle": 1 - sum(any(c) for c in correct) / n,
+    }
+    for name, metrics in measured.items():
+        report.update({f"{k}_{name}": metrics[k] for k in METRICS if k in metrics})
     return report
 
 
